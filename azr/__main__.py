@@ -1,0 +1,3 @@
+from azr.cli import main
+
+raise SystemExit(main())
