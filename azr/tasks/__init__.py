@@ -11,6 +11,8 @@ from azr.tasks.types import (
     Triplet,
     group_name,
 )
+from azr.tasks.parsing import ProposalParse, SolutionParse, parse_proposal, parse_solution
+from azr.tasks.prompts import proposer_prompt, render_proposal, render_solution, solver_prompt
 
 __all__ = [
     "GROUPS",
@@ -22,4 +24,12 @@ __all__ = [
     "TaskType",
     "Triplet",
     "group_name",
+    "ProposalParse",
+    "SolutionParse",
+    "parse_proposal",
+    "parse_solution",
+    "proposer_prompt",
+    "render_proposal",
+    "render_solution",
+    "solver_prompt",
 ]

@@ -1,0 +1,141 @@
+"""Parsers for model completions. They never raise: every string gives a parse result.
+
+A completion continues a prompt that ends in ``<think>`` (see ``azr.tasks.prompts``), so a
+well-formatted completion is::
+
+    reasoning ... </think> <answer> ...fenced blocks... </answer>
+
+The closing ``</answer>`` may be missing when the sampler stopped on it and stripped it;
+everything else is required. Inside the answer, blocks are fenced with a tag
+(```` ```python ````, ```` ```input ````, ```` ```output ````, ```` ```message ````). Solver answers
+may also be given bare (without a fence) when they are a single expression.
+
+Parsing only extracts strings: it does not check that a program is valid Python or that a
+value is a literal. That is validation, done by ``azr.executor`` (in a sandbox).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from azr.tasks.types import TaskType
+
+#: Longest answer body accepted (characters); longer answers are rejected as ``too_long``.
+MAX_ANSWER_CHARS = 20_000
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ProposalParse:
+    """A proposer completion, parsed. ``ok`` is False with a short ``reason`` on failure."""
+
+    ok: bool
+    reason: str = ""
+    program: str = ""  # deduction/abduction
+    input: str = ""  # deduction/abduction
+    inputs: tuple[str, ...] = ()  # induction
+    message: str = ""  # induction
+
+
+@dataclass(frozen=True)
+class SolutionParse:
+    """A solver completion, parsed: the answer string (output, input or program)."""
+
+    ok: bool
+    reason: str = ""
+    answer: str = ""
+
+
+def extract_answer(text: str) -> tuple[str | None, str]:
+    """The body of the ``<answer>`` block after ``</think>``: (body, "") or (None, reason)."""
+    if not isinstance(text, str):
+        return None, "not_text"
+    end_think = text.find("</think>")
+    if end_think < 0:
+        return None, "missing_think_close"
+    rest = text[end_think + len("</think>") :]
+    start = rest.find("<answer>")
+    if start < 0:
+        return None, "missing_answer"
+    body = rest[start + len("<answer>") :]
+    close = body.find("</answer>")
+    if close >= 0:
+        body = body[:close]
+    elif "<answer>" in body or "<think>" in body:
+        return None, "unclosed_answer"
+    if len(body) > MAX_ANSWER_CHARS:
+        return None, "too_long"
+    if not body.strip():
+        return None, "empty_answer"
+    return body, ""
+
+
+def fenced_blocks(body: str) -> list[tuple[str, str]]:
+    """All fenced blocks of ``body`` as (lower-case tag, stripped content), in order."""
+    return [(m.group(1).lower(), m.group(2).strip()) for m in _FENCE.finditer(body)]
+
+
+def _first(blocks: list[tuple[str, str]], *tags: str) -> str | None:
+    for tag, content in blocks:
+        if tag in tags:
+            return content
+    return None
+
+
+def parse_proposal(task_type: TaskType | str, text: str) -> ProposalParse:
+    """Parse a proposer completion for ``task_type`` (never raises)."""
+    try:
+        task_type = TaskType(task_type)
+    except ValueError:
+        return ProposalParse(False, "unknown_task_type")
+    body, reason = extract_answer(text)
+    if body is None:
+        return ProposalParse(False, reason)
+    blocks = fenced_blocks(body)
+    if task_type is TaskType.INDUCTION:
+        inputs = tuple(c for tag, c in blocks if tag == "input" and c)
+        message = _first(blocks, "message")
+        if not inputs:
+            return ProposalParse(False, "missing_inputs")
+        if not message:
+            return ProposalParse(False, "missing_message")
+        return ProposalParse(True, inputs=inputs, message=message)
+    program = _first(blocks, "python", "py")
+    inp = _first(blocks, "input")
+    if not program:
+        return ProposalParse(False, "missing_program")
+    if not inp:
+        return ProposalParse(False, "missing_input")
+    return ProposalParse(True, program=program, input=inp)
+
+
+_SOLUTION_TAGS = {
+    TaskType.DEDUCTION: ("output",),
+    TaskType.ABDUCTION: ("input",),
+    TaskType.INDUCTION: ("python", "py"),
+}
+
+
+def parse_solution(task_type: TaskType | str, text: str) -> SolutionParse:
+    """Parse a solver completion: the predicted output (deduction), input (abduction) or
+    program (induction). A bare answer without a fence is accepted (stripped)."""
+    try:
+        task_type = TaskType(task_type)
+    except ValueError:
+        return SolutionParse(False, "unknown_task_type")
+    body, reason = extract_answer(text)
+    if body is None:
+        return SolutionParse(False, reason)
+    blocks = fenced_blocks(body)
+    answer = _first(blocks, *_SOLUTION_TAGS[task_type])
+    if answer is None and blocks:
+        answer = _first(blocks, "")  # an untagged fence
+    if answer is None:
+        if "```" in body:
+            return SolutionParse(False, "malformed_fence")
+        answer = body.strip()
+    if not answer:
+        return SolutionParse(False, "empty_answer")
+    return SolutionParse(True, answer=answer)
