@@ -15,6 +15,9 @@ import sys
 # parser it adds sets ``func`` (a callable taking the parsed args, returning an exit code).
 COMMAND_MODULES: tuple[str, ...] = (
     "azr.tasks.cli",
+    "azr.eval.cli",
+    "azr.selfplay.cli",
+    "azr.analysis.cli",
 )
 
 

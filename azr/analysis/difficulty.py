@@ -1,0 +1,194 @@
+"""Difficulty evolution (the study's RQ2): are later-proposed questions harder?
+
+1. ``draw_questions``: deduction entries of a run's buffers, grouped into step buckets
+   (``bucket = step // every * every``, every 25th step by default), up to ``per_bucket``
+   distinct questions per bucket, drawn with a seeded RNG (the study: 800 questions).
+2. ``solve_questions``: ``samples`` responses per question from a model (rollout engine,
+   the solver prompt ``azr.tasks.prompts.solver_prompt``), parsed with
+   ``azr.tasks.parsing.parse_solution`` and checked by a batched verifier (the sandbox's
+   ``azr.executor.verification``; model output is never evaluated in this process).
+3. ``aggregate``: mean solve rate (over questions of the per-question solve rate) with its
+   standard error, and mean response length in tokens, per (model, bucket).
+
+Steps 1 and 3 are pure and torch-free; step 2 takes the engine and verifier as arguments.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from azr.analysis.rundir import load_buffer_entries
+
+
+@dataclass(frozen=True)
+class Question:
+    """One deduction question drawn from a buffer entry."""
+
+    bucket: int  # first step of the bucket its proposing step falls into
+    step: int  # the step that proposed it
+    hash: str
+    program: str
+    input: str
+    output: str  # gold output (repr)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One sampled response to a question."""
+
+    model: str
+    question: int  # index into the question list
+    correct: bool
+    length: int  # response length in tokens
+    parsed: bool  # the answer block parsed
+
+
+def bucket_of(step: int, every: int) -> int:
+    if every < 1:
+        raise ValueError(f"bucket width must be >= 1, got {every}")
+    return step // every * every
+
+
+def draw_questions(entries: Sequence[dict], per_bucket: int, every: int = 25, seed: int = 0,
+                   min_step: int = 0) -> list[Question]:
+    """Up to ``per_bucket`` distinct deduction questions per step bucket (sorted by bucket).
+
+    Entries need ``step``, ``program``, ``input``, ``output``; others (induction entries,
+    malformed ones, steps below ``min_step``) are skipped. Duplicate programs+inputs are
+    drawn once. A bucket with fewer entries than ``per_bucket`` contributes what it has
+    (``summary`` reports n per bucket, so an unbalanced set is visible)."""
+    if per_bucket < 1:
+        raise ValueError(f"per_bucket must be >= 1, got {per_bucket}")
+    groups: dict[int, dict[tuple[str, str], Question]] = {}
+    for e in entries:
+        step = e.get("step")
+        if not isinstance(step, int) or step < min_step:
+            continue
+        if not all(isinstance(e.get(k), str) for k in ("program", "input", "output")):
+            continue
+        b = bucket_of(step, every)
+        key = (e["program"], e["input"])
+        q = Question(b, step, str(e.get("hash", "")), e["program"], e["input"], e["output"])
+        if key not in groups.setdefault(b, {}) or step < groups[b][key].step:
+            groups[b][key] = q
+    rng = random.Random(seed)
+    out: list[Question] = []
+    for b in sorted(groups):
+        pool = sorted(groups[b].values(), key=lambda q: (q.step, q.hash, q.program, q.input))
+        out += pool if len(pool) <= per_bucket else sorted(rng.sample(pool, per_bucket),
+                                                             key=lambda q: (q.step, q.hash))
+    return out
+
+
+def questions_from_run(run: str | Path, per_bucket: int, every: int = 25, seed: int = 0,
+                       min_step: int = 0) -> list[Question]:
+    """``draw_questions`` over every deduction entry the run kept (buffers + snapshots)."""
+    return draw_questions(load_buffer_entries(run, "deduction"), per_bucket, every, seed, min_step)
+
+
+Verifier = Callable[[Sequence[tuple[Question, str]]], list[bool]]
+
+
+def solve_questions(engine, questions: Sequence[Question], model_label: str, verify: Verifier, *,
+                    samples: int = 8, max_new_tokens: int = 512, temperature: float = 1.0,
+                    seed: int = 0) -> list[Attempt]:
+    """``samples`` responses per question from ``engine`` (a ``RolloutEngine``), verified.
+
+    ``verify([(question, answer), ...]) -> [correct, ...]`` checks parsed answers in bulk."""
+    from azr.rollout.types import SamplingParams
+    from azr.tasks.parsing import parse_solution
+    from azr.tasks.prompts import solver_prompt
+    from azr.tasks.types import TaskType, Triplet
+
+    prompts = [solver_prompt(TaskType.DEDUCTION, Triplet(q.program, q.input, q.output)) for q in questions]
+    params = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens, n=samples, seed=seed)
+    completions = engine.generate(prompts, params)
+    pending: list[tuple[int, int, str]] = []  # (question index, length, answer)
+    attempts: list[Attempt] = []
+    for qi, cs in enumerate(completions):
+        for c in cs:
+            parsed = parse_solution(TaskType.DEDUCTION, c.text)
+            if parsed.ok:
+                pending.append((qi, len(c.token_ids), parsed.answer))
+            else:
+                attempts.append(Attempt(model_label, qi, False, len(c.token_ids), False))
+    verdicts = verify([(questions[qi], ans) for qi, _, ans in pending]) if pending else []
+    if len(verdicts) != len(pending):
+        raise RuntimeError(f"verifier returned {len(verdicts)} verdicts for {len(pending)} answers")
+    attempts += [Attempt(model_label, qi, bool(v), n, True) for (qi, n, _), v in zip(pending, verdicts)]
+    return sorted(attempts, key=lambda a: a.question)
+
+
+def sandbox_verifier(sandbox) -> Verifier:
+    """A ``Verifier`` backed by ``azr.executor.verification`` in a running ``Sandbox``."""
+    from azr.executor import verification
+    from azr.tasks.types import TaskType, Triplet
+
+    def verify(items: Sequence[tuple[Question, str]]) -> list[bool]:
+        tasks = [Triplet(q.program, q.input, q.output) for q, _ in items]
+        verdicts = verification.verify_solutions(sandbox, TaskType.DEDUCTION, tasks, [a for _, a in items])
+        return [bool(v.correct) for v in verdicts]
+
+    return verify
+
+
+@dataclass(frozen=True)
+class BucketStat:
+    model: str
+    bucket: int
+    questions: int
+    responses: int
+    solve_rate: float  # mean over questions of the per-question solve rate
+    solve_rate_se: float  # standard error over questions (0 with one question)
+    response_length: float  # mean tokens per response
+    parse_rate: float  # share of responses whose answer parsed
+
+
+def aggregate(questions: Sequence[Question], attempts: Sequence[Attempt]) -> list[BucketStat]:
+    """Per (model, bucket) solve rate and response length; sorted by model then bucket."""
+    per_q: dict[tuple[str, int], list[Attempt]] = {}
+    for a in attempts:
+        if not 0 <= a.question < len(questions):
+            raise ValueError(f"attempt refers to question {a.question} of {len(questions)}")
+        per_q.setdefault((a.model, a.question), []).append(a)
+    cells: dict[tuple[str, int], list[list[Attempt]]] = {}
+    for (model, qi), atts in per_q.items():
+        cells.setdefault((model, questions[qi].bucket), []).append(atts)
+    out = []
+    for (model, bucket), qs in sorted(cells.items()):
+        rates = [sum(a.correct for a in atts) / len(atts) for atts in qs]
+        flat = [a for atts in qs for a in atts]
+        mean = sum(rates) / len(rates)
+        var = sum((r - mean) ** 2 for r in rates) / (len(rates) - 1) if len(rates) > 1 else 0.0
+        out.append(BucketStat(model, bucket, len(qs), len(flat), mean, math.sqrt(var / len(rates)),
+                              sum(a.length for a in flat) / len(flat), sum(a.parsed for a in flat) / len(flat)))
+    return out
+
+
+def to_json(run: str, questions: Sequence[Question], stats: Sequence[BucketStat], every: int,
+            settings: dict) -> dict:
+    """The file ``azr analyze difficulty --output`` writes and ``azr report`` reads."""
+    return {"run": run, "bucket_every": every, "settings": settings,
+            "questions_per_bucket": {str(b): n for b, n in _count_buckets(questions).items()},
+            "stats": [asdict(s) for s in stats]}
+
+
+def _count_buckets(questions: Sequence[Question]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for q in questions:
+        out[q.bucket] = out.get(q.bucket, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def format_table(stats: Sequence[BucketStat], every: int) -> str:
+    lines = [f"{'model':<24} {'steps':>11} {'questions':>9} {'responses':>9} {'solve rate':>16} "
+             f"{'length':>7} {'parsed':>7}"]
+    for s in stats:
+        lines.append(f"{s.model[:24]:<24} {f'{s.bucket}-{s.bucket + every - 1}':>11} {s.questions:>9} "
+                     f"{s.responses:>9} {f'{s.solve_rate:.3f} ± {s.solve_rate_se:.3f}':>16} "
+                     f"{s.response_length:>7.1f} {s.parse_rate:>7.1%}")
+    return "\n".join(lines)

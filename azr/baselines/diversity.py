@@ -1,0 +1,159 @@
+"""Proposer diversity penalty: penalise near-duplicate proposals within a batch (torch-free).
+
+R-Zero (Huang et al., 2025, "R-Zero: Self-Evolving Reasoning LLM from Zero Data", Sec. 3.3)
+adds a repetition penalty to its questioner's reward: the batch's questions are clustered by
+BLEU distance d_ij = 1 - BLEU(x_i, x_j) (agglomerative clustering with a distance threshold),
+and each question pays ``lambda * |C_k| / B`` where ``C_k`` is its cluster and ``B`` the batch
+size; the final reward is ``max(0, r - penalty)``. Here the texts are programs (deduction,
+abduction) or the rendered inputs + message (induction), tokenised as Python-ish tokens.
+
+    >>> sim = similarity("bleu", "def f(a):\\n    return a + 1", "def f(a):\\n    return a + 2")
+    >>> 0.5 < sim < 1.0
+    True
+    >>> cluster(["def f(a): return a", "def f(a): return a", "def f(s): return s[::-1]"], 0.5)
+    [0, 0, 1]
+
+Everything is deterministic and pure; ``diversity_penalty`` is what a trainer calls.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|\S")
+
+
+def tokenize(text: str) -> list[str]:
+    """Identifiers, numbers and single punctuation characters (whitespace is dropped)."""
+    return _TOKEN.findall(text)
+
+
+def _ngrams(tokens: Sequence[str], n: int) -> Counter:
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+
+
+def bleu(candidate: Sequence[str], reference: Sequence[str], max_n: int = 4) -> float:
+    """Sentence BLEU of token lists: geometric mean of clipped n-gram precisions (n <= max_n,
+    add-one smoothing for n > 1 as in Lin & Och 2004) times the brevity penalty. In [0, 1];
+    1.0 for identical non-empty sequences; 0.0 when either is empty."""
+    if not candidate or not reference:
+        return 0.0
+    log_p = 0.0
+    for n in range(1, max_n + 1):
+        cand, ref = _ngrams(candidate, n), _ngrams(reference, n)
+        matches = sum(min(c, ref[g]) for g, c in cand.items())
+        total = max(len(candidate) - n + 1, 0)
+        if n == 1:
+            if matches == 0:
+                return 0.0
+            log_p += math.log(matches / total)
+        else:
+            log_p += math.log((matches + 1) / (total + 1))
+    bp = 1.0 if len(candidate) >= len(reference) else math.exp(1 - len(reference) / len(candidate))
+    return bp * math.exp(log_p / max_n)
+
+
+def _bleu_similarity(a: str, b: str) -> float:
+    """Symmetric BLEU: the mean of BLEU(a | b) and BLEU(b | a)."""
+    ta, tb = tokenize(a), tokenize(b)
+    return 0.5 * (bleu(ta, tb) + bleu(tb, ta))
+
+
+def _jaccard_similarity(a: str, b: str) -> float:
+    """Jaccard index of the two token sets (1.0 for two empty texts)."""
+    sa, sb = set(tokenize(a)), set(tokenize(b))
+    return 1.0 if not sa and not sb else len(sa & sb) / len(sa | sb)
+
+
+#: Program similarity measures in [0, 1], symmetric, 1 for identical texts.
+SIMILARITIES: dict[str, Callable[[str, str], float]] = {
+    "bleu": _bleu_similarity,
+    "jaccard": _jaccard_similarity,
+}
+
+
+def similarity(name: str, a: str, b: str) -> float:
+    """Similarity of two texts by registry name (``SIMILARITIES``)."""
+    if name not in SIMILARITIES:
+        raise ValueError(f"unknown similarity {name!r}; known: {', '.join(SIMILARITIES)}")
+    return SIMILARITIES[name](a, b)
+
+
+def distance_matrix(texts: Sequence[str], measure: str = "bleu") -> list[list[float]]:
+    """B x B matrix of distances 1 - similarity (0 on the diagonal)."""
+    n = len(texts)
+    d = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            d[i][j] = d[j][i] = 1.0 - similarity(measure, texts[i], texts[j])
+    return d
+
+
+def cluster(texts: Sequence[str], threshold: float, measure: str = "bleu", linkage: str = "average") -> list[int]:
+    """Agglomerative clustering: merge the closest pair of clusters while their linkage
+    distance is <= ``threshold`` (``linkage``: "single", "complete" or "average").
+
+    Returns a cluster label per text, labels numbered by first appearance (0, 1, ...).
+    Deterministic: ties merge the lowest-indexed pair first.
+    """
+    if linkage not in ("single", "complete", "average"):
+        raise ValueError(f"unknown linkage {linkage!r}; known: single, complete, average")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be a distance in [0, 1], got {threshold}")
+    d = distance_matrix(texts, measure)
+    clusters: list[list[int]] = [[i] for i in range(len(texts))]
+    combine = {"single": min, "complete": max, "average": lambda xs: sum(xs) / len(xs)}[linkage]
+    while len(clusters) > 1:
+        best: tuple[float, int, int] | None = None
+        for a in range(len(clusters)):
+            for b in range(a + 1, len(clusters)):
+                dist = combine([d[i][j] for i in clusters[a] for j in clusters[b]])
+                if dist <= threshold and (best is None or dist < best[0]):
+                    best = (dist, a, b)
+        if best is None:
+            break
+        _, a, b = best
+        clusters[a] = sorted(clusters[a] + clusters.pop(b))
+    labels = [0] * len(texts)
+    for label, members in enumerate(sorted(clusters, key=min)):
+        for i in members:
+            labels[i] = label
+    return labels
+
+
+def diversity_penalty(
+    texts: Sequence[str],
+    *,
+    threshold: float = 0.5,
+    weight: float = 1.0,
+    measure: str = "bleu",
+    linkage: str = "average",
+) -> list[float]:
+    """R-Zero's repetition penalty per text: ``weight * |C(i)| / B`` where ``C(i)`` is the
+    cluster of text i among the B texts (clusters at BLEU distance <= ``threshold``).
+
+    Pass only the *valid* proposals of one (task type) batch: invalid ones already get the
+    format rewards. A batch of all-distinct texts pays ``weight / B`` each (a constant that
+    group-normalised advantages remove); k copies of one program pay ``weight * k / B`` each.
+    """
+    if weight < 0:
+        raise ValueError(f"weight must be >= 0, got {weight}")
+    if not texts:
+        return []
+    labels = cluster(texts, threshold, measure, linkage)
+    sizes = Counter(labels)
+    return [weight * sizes[label] / len(texts) for label in labels]
+
+
+def apply_penalty(rewards: Sequence[float], penalties: Sequence[float], floor: float | None = 0.0) -> list[float]:
+    """``r - p`` per proposal, never pushed below ``floor`` (R-Zero clips at 0) and never
+    raised by the floor: a reward already below it (e.g. AZR's -0.5 for a trivial task) stays.
+    ``floor=None`` does not clip."""
+    if len(rewards) != len(penalties):
+        raise ValueError(f"{len(rewards)} rewards but {len(penalties)} penalties")
+    if floor is None:
+        return [r - p for r, p in zip(rewards, penalties)]
+    return [max(min(r, floor), r - p) for r, p in zip(rewards, penalties)]

@@ -1,0 +1,89 @@
+"""Off-policy exploration mixing: a fraction of rollouts comes from a different sampler.
+
+The study's "escape the support bound" direction: RL with verifiable rewards only re-weights
+what the policy already samples, so part of each group is drawn from a *behaviour* sampler
+mu (a higher temperature, or another model such as the base) and the update corrects for it
+with importance weights w = pi_old(y) / mu(y) (LUFFY, Yan et al. 2025, mixes off-policy
+traces the same way). Raw weights have unbounded variance, so they are truncated at ``cap``
+(truncated importance sampling, Ionides 2008; used for rollout/trainer mismatch by Yao et
+al. 2025, "Your efficient RL framework secretly brings you off-policy RL training"):
+
+    w_t = min(exp(logp_old_t - logp_mu_t), cap)                      (level "token")
+    w   = min(exp(sum_t logp_old_t - logp_mu_t), cap), for every t    (level "sequence")
+
+The weights are constants (no gradient) that multiply the per-token policy loss of the
+off-policy samples; on-policy samples get weight 1. ``logp_mu`` is what the engine reports
+for a sampled token (``Completion.logprobs``: after temperature/top-p), ``logp_old`` the
+policy's log-prob of the same token at temperature 1 before the update.
+"""
+
+from __future__ import annotations
+
+import torch
+
+LEVELS = ("token", "sequence")
+
+
+def explore_count(n_per_prompt: int, fraction: float) -> int:
+    """Rollouts per group drawn by the behaviour sampler: ``round(fraction * n)``, at most
+    ``n - 1`` when ``fraction < 1`` (each group keeps an on-policy sample)."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"exploration fraction must be in [0, 1], got {fraction}")
+    if n_per_prompt < 1:
+        raise ValueError(f"need n_per_prompt >= 1, got {n_per_prompt}")
+    k = round(fraction * n_per_prompt)
+    return k if fraction == 1.0 else min(k, n_per_prompt - 1)
+
+
+def importance_weights(
+    old_logprobs: torch.Tensor,
+    behaviour_logprobs: torch.Tensor,
+    response_mask: torch.Tensor,
+    off_policy: torch.Tensor,
+    *,
+    cap: float = 2.0,
+    level: str = "token",
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Truncated importance weights of the off-policy samples.
+
+    Args:
+        old_logprobs: [B, T] log pi_old of the sampled tokens (temperature 1, before the update).
+        behaviour_logprobs: [B, T] log mu of the same tokens (what the sampler reported).
+        response_mask: [B, T] 1 for response tokens, 0 for padding.
+        off_policy: [B] bool, True for samples drawn by the behaviour sampler.
+        cap: truncation c >= 1 of the weights (``float('inf')`` disables truncation).
+        level: "token" (per-token ratios) or "sequence" (the product over the response).
+
+    Returns:
+        weights [B, T] (float, detached; 1 for on-policy samples and padding 0), and metrics
+        over the off-policy response tokens: ``explore/weight_mean``, ``explore/truncated_frac``,
+        ``explore/ess`` (effective sample size / count, in (0, 1]), ``explore/fraction``.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    if cap < 1.0:
+        raise ValueError(f"cap must be >= 1, got {cap}")
+    if old_logprobs.shape != behaviour_logprobs.shape or old_logprobs.shape != response_mask.shape:
+        raise ValueError(
+            f"shape mismatch: old {tuple(old_logprobs.shape)}, behaviour {tuple(behaviour_logprobs.shape)}, "
+            f"mask {tuple(response_mask.shape)}"
+        )
+    if off_policy.shape != old_logprobs.shape[:1]:
+        raise ValueError(f"off_policy must have shape [{old_logprobs.shape[0]}], got {tuple(off_policy.shape)}")
+    with torch.no_grad():
+        mask = response_mask.to(torch.float32)
+        log_ratio = (old_logprobs.float() - behaviour_logprobs.float()) * mask
+        if level == "sequence":
+            log_ratio = log_ratio.sum(dim=-1, keepdim=True).expand_as(mask)
+        raw = torch.exp(log_ratio.clamp(max=80.0))
+        weights = raw.clamp(max=cap)
+        off = off_policy.to(torch.bool)[:, None].expand_as(mask)
+        weights = torch.where(off, weights, torch.ones_like(weights)) * mask
+        sel = off & (mask > 0)
+        metrics = {"explore/fraction": float(off_policy.float().mean()) if off_policy.numel() else 0.0}
+        if sel.any():
+            w = weights[sel]
+            metrics["explore/weight_mean"] = float(w.mean())
+            metrics["explore/truncated_frac"] = float((raw[sel] > cap).float().mean())
+            metrics["explore/ess"] = float(w.sum() ** 2 / (w.numel() * (w**2).sum()).clamp(min=1e-12))
+    return weights, metrics

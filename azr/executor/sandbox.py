@@ -1,0 +1,310 @@
+"""The sandbox: a warm pool of small worker processes that run untrusted Python programs.
+
+Threat model. Programs are written by a model that may be optimised against the reward, so
+they may try anything. The sandbox (not the static checks) is the security boundary:
+
+- Each worker is a separate, small interpreter (``python -S -s -P``, standard library only,
+  minimal environment) started once by ``Sandbox``; it is never forked from the caller, so
+  the caller may hold torch, CUDA contexts or threads.
+- Each program runs in a fresh child forked from a worker: new session, PID 1 of a new PID
+  namespace (every process it starts is killed when it ends), new mount namespace with a
+  private size-capped tmpfs ``/tmp`` holding its working directory and read-only masks over
+  the other world-writable directories, the worker's network namespace (no interface up),
+  rlimits (CPU, address space, file size, open files, processes, no core dumps), and it
+  runs as an unprivileged user. The worker kills it from outside on the wall-clock timeout.
+- Results come back as JSON strings (the ``repr`` of values); nothing from a program is
+  ever unpickled or evaluated in the caller.
+
+Namespaces and the user switch need root; ``Sandbox.protections`` says which protections
+are active. Not covered: reading world-readable files (the program sees the filesystem
+read-only), CPU-cache/timing side channels, kernel exploits, and a program that
+deliberately forges its own result record (it shares its process with the reporting code;
+the static checks and the two-process determinism check make that hard to do usefully).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import struct
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Sequence
+
+from azr.executor.config import ExecutorConfig
+
+Status = Literal["ok", "error", "timeout", "memory", "killed"]
+STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "memory", "killed")
+_WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+_GRACE_S = 10.0  # how long past a job's timeout the caller waits before declaring the worker dead
+
+
+@dataclass(frozen=True)
+class Job:
+    """One program run: execute ``code`` as a module, then evaluate ``expr`` (if any).
+
+    ``replica``: jobs with different replica numbers run in different worker processes
+    (different hash seeds and memory layouts); ``None`` means any worker.
+    """
+
+    code: str
+    expr: str | None = None
+    timeout_s: float | None = None
+    replica: int | None = None
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """Outcome of one ``Job``. ``value`` is ``repr(eval(expr))`` when status is ``ok``."""
+
+    status: Status
+    value: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (a worker could not start), not a program."""
+
+
+class _WorkerProc:
+    """Caller-side handle of one worker server process."""
+
+    def __init__(self, config: ExecutorConfig, index: int):
+        self.index = index
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "LC_ALL": "C.UTF-8",
+            "PYTHONHASHSEED": str(config.seed * 1000 + index + 1),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-S", "-s", "-P", str(_WORKER_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
+            start_new_session=True,
+        )
+        self._send(config.to_dict())
+        hello = self._recv(timeout=60.0)
+        if not hello or not hello.get("hello"):
+            self.kill()
+            raise SandboxError("sandbox worker failed to start")
+        self.protections: dict[str, bool] = dict(hello["protections"])
+
+    def _send(self, obj: dict) -> None:
+        data = json.dumps(obj).encode("utf-8")
+        self.proc.stdin.write(struct.pack(">I", len(data)) + data)
+        self.proc.stdin.flush()
+
+    def _recv(self, timeout: float) -> dict | None:
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        head = _read_exact(fd, 4, deadline)
+        if head is None:
+            return None
+        (n,) = struct.unpack(">I", head)
+        body = _read_exact(fd, n, deadline)
+        return None if body is None else json.loads(body.decode("utf-8"))
+
+    def run(self, job: Job, default_timeout: float) -> dict | None:
+        """Send one job and wait for its result; ``None`` if the worker died or hung."""
+        timeout = float(job.timeout_s or default_timeout)
+        try:
+            self._send({"code": job.code, "expr": job.expr, "timeout_s": timeout})
+            return self._recv(timeout=timeout + _GRACE_S)
+        except (OSError, ValueError):
+            return None
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        try:
+            self._send({"op": "exit"})
+            self.proc.stdin.close()
+            self.proc.wait(timeout=5)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            self.kill()
+        finally:
+            if self.proc.stdout:
+                self.proc.stdout.close()
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+
+def _read_exact(fd: int, n: int, deadline: float) -> bytes | None:
+    import select
+
+    chunks, got = [], 0
+    while got < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            return None
+        b = os.read(fd, n - got)
+        if not b:
+            return None
+        chunks.append(b)
+        got += len(b)
+    return b"".join(chunks)
+
+
+class Sandbox:
+    """A warm pool of sandbox workers. Thread-safe; use as a context manager or ``close()``.
+
+    ``run(jobs)`` runs the jobs concurrently on ``config.workers`` workers and returns one
+    ``ExecResult`` per job, in order. A worker that dies is replaced transparently (its job
+    is retried once on a fresh worker, then reported as ``killed``).
+    """
+
+    def __init__(self, config: ExecutorConfig | None = None):
+        self.config = config or ExecutorConfig()
+        n_procs = max(2, self.config.workers)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._slots = threading.Semaphore(self.config.workers)
+        self._cond = threading.Condition()
+        self._idle: list[_WorkerProc] = []
+        self._all: list[_WorkerProc] = []
+        try:
+            for i in range(n_procs):
+                w = _WorkerProc(self.config, i)
+                self._all.append(w)
+                self._idle.append(w)
+        except BaseException:
+            self.close()
+            raise
+        self.protections: dict[str, bool] = dict(self._all[0].protections)
+
+    # -- context management --------------------------------------------------------
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            workers, self._all = list(self._all), []
+        with self._cond:
+            self._cond.notify_all()
+        for w in workers:
+            w.close()
+
+    def __del__(self) -> None:  # best effort; close() is the contract
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- running -------------------------------------------------------------------
+    def run(self, jobs: Sequence[Job]) -> list[ExecResult]:
+        """Run ``jobs`` concurrently; results in the same order."""
+        jobs = list(jobs)
+        for j in jobs:
+            if not isinstance(j, Job):
+                raise TypeError(f"expected Job, got {type(j).__name__}")
+        if self._closed:
+            raise SandboxError("sandbox is closed")
+        results: list[ExecResult | None] = [None] * len(jobs)
+        errors: list[BaseException] = []
+        todo: queue.Queue[int] = queue.Queue()
+        for i in range(len(jobs)):
+            todo.put(i)
+
+        def drain() -> None:
+            while not errors:
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    results[i] = self._run_one(jobs[i])
+                except BaseException as e:  # surfaced in the calling thread below
+                    errors.append(e)
+
+        n_threads = min(self.config.workers, len(jobs))
+        threads = [threading.Thread(target=drain, daemon=True) for _ in range(n_threads - 1)]
+        for t in threads:
+            t.start()
+        drain()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        assert all(r is not None for r in results)
+        return results  # type: ignore[return-value]
+
+    def run_one(self, job: Job) -> ExecResult:
+        return self.run([job])[0]
+
+    def _run_one(self, job: Job) -> ExecResult:
+        t0 = time.monotonic()
+        with self._slots:
+            for _ in range(2):
+                w = self._acquire(job.replica)
+                res = w.run(job, self.config.timeout_s)
+                if res is not None:
+                    self._release(w)
+                    return ExecResult(
+                        status=res["status"],
+                        value=res.get("value"),
+                        error_type=res.get("error_type"),
+                        error_message=res.get("error_message"),
+                        duration_s=float(res.get("duration_s", 0.0)),
+                    )
+                self._replace(w)
+        return ExecResult("killed", None, "WorkerDied", "the sandbox worker died twice running this job",
+                          time.monotonic() - t0)
+
+    def _acquire(self, replica: int | None) -> _WorkerProc:
+        def pick() -> _WorkerProc | None:
+            for w in self._idle:
+                if replica is None or w.index % 2 == replica % 2:
+                    return w
+            return None
+
+        with self._cond:
+            self._cond.wait_for(lambda: pick() is not None or self._closed)
+            if self._closed:
+                raise SandboxError("sandbox is closed")
+            w = pick()
+            self._idle.remove(w)
+            return w
+
+    def _release(self, w: _WorkerProc) -> None:
+        with self._cond:
+            self._idle.append(w)
+            self._cond.notify_all()
+
+    def _replace(self, dead: _WorkerProc) -> None:
+        dead.kill()
+        if self._closed:
+            raise SandboxError("sandbox is closed")
+        fresh = _WorkerProc(self.config, dead.index)
+        with self._lock:
+            self._all = [fresh if w is dead else w for w in self._all]
+        self._release(fresh)

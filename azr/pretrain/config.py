@@ -1,0 +1,86 @@
+"""Configuration of the ``azr-tiny`` pretraining pipeline (one frozen dataclass)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """What goes into the pretraining corpus."""
+
+    seed: int = 0
+    """Seed of the program generator and of every sampling choice made while building episodes."""
+    n_programs: int = 12_000
+    """Generator programs to execute; each yields up to six episodes (one per (task, role))."""
+    n_inputs: int = 10
+    """Inputs generated per program (induction episodes show/propose up to this many)."""
+    k_references: tuple[int, ...] = (1, 2, 3, 3, 4)
+    """Numbers of reference triplets in deduction/abduction proposer prompts (drawn uniformly)."""
+    induction_n_inputs: tuple[int, ...] = (4, 6, 8, 10)
+    """Numbers of inputs an induction proposer prompt asks for (drawn uniformly)."""
+    stdlib_fraction: float = 0.1
+    """Share of corpus characters taken from Python standard-library source (rest: episodes)."""
+    ngram: int = 13
+    """Decontamination: documents sharing any word n-gram of this length with a benchmark are dropped."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the tiny decoder (a Qwen2 causal LM with tied embeddings)."""
+
+    vocab_size: int = 8192
+    """Byte-level BPE vocabulary size (including special tokens)."""
+    hidden_size: int = 256
+    """Width of the residual stream."""
+    intermediate_size: int = 768
+    """Width of the SwiGLU MLP."""
+    num_hidden_layers: int = 6
+    """Decoder blocks."""
+    num_attention_heads: int = 4
+    """Query heads (head dim = hidden_size / heads)."""
+    num_key_value_heads: int = 2
+    """Key/value heads (grouped-query attention)."""
+    max_position_embeddings: int = 2048
+    """Longest sequence (prompt + completion) the model is meant to see."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of the pretraining run."""
+
+    seed: int = 0
+    """Seed of the model initialisation and of the batch order."""
+    seq_len: int = 1024
+    """Tokens per training sequence (documents are packed, separated by EOS)."""
+    batch_size: int = 8
+    """Sequences per optimiser step."""
+    max_steps: int = 2000
+    """Optimiser steps; the learning-rate schedule is defined over these (deterministic)."""
+    max_minutes: float = 0.0
+    """Wall-clock cap (0 = none); stopping early on it is the only non-deterministic part."""
+    lr: float = 3e-3
+    """Peak learning rate (AdamW), reached after warm-up, then cosine decay to lr/10."""
+    warmup_steps: int = 50
+    """Linear warm-up steps."""
+    weight_decay: float = 0.1
+    """AdamW weight decay (matrices only)."""
+    bf16: bool = True
+    """bf16 autocast on CPU (1.5-1.7x faster than fp32 on AVX-512 BF16 CPUs); weights stay fp32."""
+    compile: bool = False
+    """``torch.compile`` the model (faster steps after a ~1 minute first compile)."""
+    val_fraction: float = 0.01
+    """Share of corpus tokens held out for validation loss."""
+    eval_every: int = 100
+    """Steps between validation-loss evaluations and log lines."""
+    threads: int = 2
+    """torch intra-op threads."""
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """The whole pipeline: corpus, model, training."""
+
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)

@@ -1,0 +1,224 @@
+"""The pretraining corpus: self-play episodes of generated programs, plus stdlib source.
+
+Episodes use exactly the self-play templates (``azr.tasks.prompts``): a prompt followed by a
+canonical completion (``render_proposal`` / ``render_solution``). Their inputs and outputs
+come from executing the generated programs in the sandbox (``azr.executor``), never in this
+process. Per program (with at least two inputs that ran) the corpus gets five episodes:
+
+- a deduction or abduction proposer episode: K reference triplets of *other* programs in the
+  prompt, this program and one of its inputs as the answer (the think block states the plan,
+  i.e. the program's description);
+- an induction proposer episode: this program in the prompt, N of its inputs and its
+  description as the answer;
+- deduction, abduction and induction solver episodes on this program's triplets.
+
+Torch-free.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+import sysconfig
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from azr.pretrain.config import CorpusConfig
+from azr.tasks.generator import GeneratedProgram, generate_programs
+from azr.tasks.prompts import proposer_prompt, render_proposal, render_solution, solver_prompt
+from azr.tasks.types import InductionTask, TaskType, Triplet
+
+#: Outputs longer than this (characters) are dropped: they teach little and cost tokens.
+MAX_OUTPUT_CHARS = 160
+
+_SOLVE_THINK = {
+    TaskType.DEDUCTION: ("Run f on the input step by step.", "Trace the code on this input.",
+                         "Compute the value f returns."),
+    TaskType.ABDUCTION: ("I need an input that makes f return this output.",
+                         "Work backwards from the output.", "Find arguments that give this result."),
+    TaskType.INDUCTION: ("Write f from the hint and check it on the examples.",
+                         "The examples and the hint describe f.", "Follow the hint."),
+}
+
+
+def _runner_code(program: str, inputs: Sequence[str]) -> str:
+    """Module source that defines ``f`` and a ``_azr_outputs()`` returning one repr (or None) per input."""
+    lines = [program, "", "", "def _azr_outputs():", "    outs = []"]
+    for inp in inputs:
+        lines += [
+            "    try:",
+            f"        outs.append(repr(f({inp})))",
+            "    except Exception:",
+            "        outs.append(None)",
+        ]
+    lines.append("    return outs")
+    return "\n".join(lines) + "\n"
+
+
+def execute_programs(
+    programs: Sequence[GeneratedProgram], sandbox, timeout_s: float = 5.0
+) -> list[list[tuple[str, str]]]:
+    """Run every program on its inputs in ``sandbox`` (an ``azr.executor.Sandbox``).
+
+    Returns, per program, the (input, output repr) pairs that ran and gave an output of at most
+    ``MAX_OUTPUT_CHARS`` characters (empty when the program failed as a whole).
+    """
+    from azr.executor.sandbox import Job
+
+    jobs = [Job(code=_runner_code(p.program, p.inputs), expr="_azr_outputs()", timeout_s=timeout_s) for p in programs]
+    results = sandbox.run(jobs)
+    out: list[list[tuple[str, str]]] = []
+    for p, r in zip(programs, results):
+        pairs: list[tuple[str, str]] = []
+        if r.status == "ok" and r.value is not None:
+            try:
+                outputs = ast.literal_eval(r.value)  # a list of repr strings / None: data, not code
+            except (ValueError, SyntaxError):
+                outputs = []
+            for inp, o in zip(p.inputs, outputs if isinstance(outputs, list) else []):
+                if isinstance(o, str) and len(o) <= MAX_OUTPUT_CHARS:
+                    pairs.append((inp, o))
+        out.append(pairs)
+    return out
+
+
+def _plan(message: str) -> str:
+    return message[3:] if message.startswith("f: ") else message
+
+
+def program_episodes(
+    prog: GeneratedProgram,
+    pairs: Sequence[tuple[str, str]],
+    pool: Sequence[Triplet],
+    rng: random.Random,
+    cfg: CorpusConfig,
+) -> list[tuple[str, str]]:
+    """The episodes of one executed program as (group name, text) pairs.
+
+    ``pool`` holds triplets of earlier programs, sampled as proposer references.
+    """
+    if len(pairs) < 2:
+        return []
+    triplets = [Triplet(prog.program, i, o) for i, o in pairs]
+    episodes: list[tuple[str, str]] = []
+    plan = _plan(prog.message)
+    # proposer, deduction or abduction
+    if pool:
+        k = min(rng.choice(cfg.k_references), len(pool))
+        refs = rng.sample(list(pool), k)
+        tt = rng.choice((TaskType.DEDUCTION, TaskType.ABDUCTION))
+        answer = render_proposal(tt, program=prog.program, input=rng.choice(triplets).input,
+                                 think=f"Plan for f: {plan}")
+        episodes.append((f"propose/{tt}", proposer_prompt(tt, refs) + answer))
+    # proposer, induction
+    n = min(rng.choice(cfg.induction_n_inputs), len(pairs))
+    answer = render_proposal(TaskType.INDUCTION, inputs=[i for i, _ in pairs[:n]], message=prog.message,
+                             think="Pick inputs that show what f does.")
+    episodes.append(("propose/induction", proposer_prompt(TaskType.INDUCTION, triplets[:1], n_inputs=n) + answer))
+    # solvers
+    t_ded, t_abd = rng.choice(triplets), rng.choice(triplets)
+    episodes.append(("solve/deduction", solver_prompt(TaskType.DEDUCTION, t_ded)
+                     + render_solution(TaskType.DEDUCTION, t_ded.output,
+                                       think=rng.choice(_SOLVE_THINK[TaskType.DEDUCTION]))))
+    episodes.append(("solve/abduction", solver_prompt(TaskType.ABDUCTION, t_abd)
+                     + render_solution(TaskType.ABDUCTION, t_abd.input,
+                                       think=rng.choice(_SOLVE_THINK[TaskType.ABDUCTION]))))
+    task = InductionTask(prog.program, tuple(pairs[:n]), prog.message)
+    episodes.append(("solve/induction", solver_prompt(TaskType.INDUCTION, task)
+                     + render_solution(TaskType.INDUCTION, prog.program,
+                                       think=rng.choice(_SOLVE_THINK[TaskType.INDUCTION]))))
+    return episodes
+
+
+def build_episodes(
+    programs: Sequence[GeneratedProgram], executed: Sequence[Sequence[tuple[str, str]]], cfg: CorpusConfig
+) -> tuple[list[str], Counter]:
+    """Episodes of all programs (duplicates of a program text are skipped); returns (texts, counts per group)."""
+    rng = random.Random(f"azr-episodes:{cfg.seed}")
+    seen: set[str] = set()
+    pool: list[Triplet] = []
+    texts: list[str] = []
+    counts: Counter = Counter()
+    for prog, pairs in zip(programs, executed):
+        if prog.program in seen or len(pairs) < 2:
+            counts["skipped_programs"] += 1
+            continue
+        seen.add(prog.program)
+        for group, text in program_episodes(prog, pairs, pool[-2000:], rng, cfg):
+            texts.append(text)
+            counts[group] += 1
+        pool.append(Triplet(prog.program, *pairs[0]))
+    return texts, counts
+
+
+def stdlib_documents(max_chars: int, seed: int, chunk_chars: int = 3000) -> list[str]:
+    """Chunks (at line boundaries) of standard-library ``.py`` files, seeded sample up to ``max_chars``.
+
+    Tests, IDLE, tkinter, lib2to3 and site-packages are excluded. Which files exist depends on
+    the Python version, so this part of the corpus is deterministic per Python version.
+    """
+    root = Path(sysconfig.get_paths()["stdlib"])
+    skip = {"test", "tests", "idlelib", "tkinter", "lib2to3", "site-packages", "turtledemo", "__pycache__"}
+    files = sorted(p for p in root.rglob("*.py") if not skip & set(p.relative_to(root).parts))
+    chunks: list[str] = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        cur: list[str] = []
+        size = 0
+        for line in text.splitlines(keepends=True):
+            cur.append(line)
+            size += len(line)
+            if size >= chunk_chars:
+                chunks.append("".join(cur))
+                cur, size = [], 0
+        if cur:
+            chunks.append("".join(cur))
+    random.Random(f"azr-stdlib:{seed}").shuffle(chunks)
+    out: list[str] = []
+    total = 0
+    for c in chunks:
+        if total >= max_chars:
+            break
+        out.append(c)
+        total += len(c)
+    return out
+
+
+def build_corpus(cfg: CorpusConfig, sandbox, index=None) -> tuple[list[str], dict]:
+    """The whole corpus (shuffled documents) and its statistics.
+
+    ``sandbox`` executes the generated programs; ``index`` (a ``decontam.BenchmarkIndex``)
+    removes documents overlapping the benchmarks, when given.
+    """
+    from azr.pretrain.decontam import decontaminate
+
+    programs = generate_programs(cfg.n_programs, cfg.seed, n_inputs=cfg.n_inputs)
+    executed = execute_programs(programs, sandbox)
+    n_ran = sum(1 for pairs in executed if pairs)
+    n_pairs = sum(len(pairs) for pairs in executed)
+    episodes, counts = build_episodes(programs, executed, cfg)
+    ep_chars = sum(len(t) for t in episodes)
+    frac = cfg.stdlib_fraction
+    stdlib = stdlib_documents(int(ep_chars * frac / max(1e-9, 1 - frac)), cfg.seed) if frac > 0 else []
+    stats: dict = {
+        "programs": len(programs),
+        "programs_ran": n_ran,
+        "pairs_ran": n_pairs,
+        "pairs_total": sum(len(p.inputs) for p in programs),
+        "episodes": dict(sorted(counts.items())),
+        "episode_chars": ep_chars,
+        "stdlib_documents": len(stdlib),
+        "stdlib_chars": sum(len(t) for t in stdlib),
+    }
+    docs = episodes + stdlib
+    if index is not None:
+        docs, report = decontaminate(docs, index)
+        stats["decontamination"] = report.to_dict()
+    random.Random(f"azr-corpus:{cfg.seed}").shuffle(docs)
+    stats["documents"] = len(docs)
+    stats["chars"] = sum(len(d) for d in docs)
+    return docs, stats

@@ -1,0 +1,272 @@
+"""Checkpoints: Hugging Face folders plus trainer state, written atomically, with a history policy.
+
+Layout (docs/interfaces.md)::
+
+    <run>/checkpoints/step_000010/   config.json, model.safetensors (or shards), tokenizer files,
+                                     generation_config.json, trainer_state.pt, <extra files>
+    <run>/checkpoints/LATEST         "step_000010" (the newest complete checkpoint)
+
+Each folder loads with ``AutoModelForCausalLM.from_pretrained``. ``trainer_state.pt`` holds the
+step, the optimizer and scheduler state dicts, the RNG states (python, numpy, torch CPU and
+CUDA) and the caller's ``extra`` dict; it is read with ``weights_only=False``, so only load
+checkpoints you trust (your own runs).
+
+Atomicity: everything is written into ``.tmp-step_000010-<pid>``, files and folder are fsynced,
+the folder is renamed into place, then ``LATEST`` is replaced (write temp + fsync + rename). A
+crash leaves either the old ``LATEST`` or the new one, never a half checkpoint behind it.
+History: after saving, folders are deleted unless their step is a multiple of ``keep_every`` or
+they are among the ``keep_last`` newest (the ``LATEST`` target is never deleted).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from azr.rl.config import CheckpointConfig
+
+STATE_FILE = "trainer_state.pt"
+LATEST_FILE = "LATEST"
+_STEP_RE = re.compile(r"^step_(\d+)$")
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step_{step:06d}"
+
+
+@dataclass
+class TrainerState:
+    """What ``load_checkpoint`` returns besides restoring the objects you pass it."""
+
+    step: int
+    path: Path  # the checkpoint folder
+    extra: dict[str, Any]  # the caller's extra dict
+
+
+def rng_state() -> dict[str, Any]:
+    """The python, numpy and torch (CPU + all CUDA devices) RNG states."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what ``rng_state`` returned."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_extra_file(folder: Path, rel: str, content: str | bytes | os.PathLike) -> None:
+    target = (folder / rel).resolve()
+    if folder.resolve() not in target.parents:
+        raise ValueError(f"extra file {rel!r} escapes the checkpoint folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        target.write_bytes(content)
+    elif isinstance(content, str):
+        target.write_text(content, encoding="utf-8")
+    else:
+        src = Path(content)
+        shutil.copytree(src, target) if src.is_dir() else shutil.copyfile(src, target)
+
+
+def save_checkpoint(
+    ckpt_dir: str | Path,
+    step: int,
+    model: nn.Module,
+    tokenizer=None,
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any | None = None,
+    extra: Mapping[str, Any] | None = None,
+    extra_files: Mapping[str, str | bytes | os.PathLike] | None = None,
+    policy: CheckpointConfig | None = None,
+) -> Path:
+    """Write ``<ckpt_dir>/step_<step>/`` atomically, update ``LATEST``, prune; return the folder.
+
+    Args:
+        ckpt_dir: the run's ``checkpoints`` folder (created if missing).
+        step: the number of completed training steps.
+        model: a HF ``PreTrainedModel`` (saved with ``save_pretrained``: safetensors, tied
+            weights handled).
+        tokenizer: saved alongside when given, so the folder is self-contained.
+        optimizer, scheduler: their ``state_dict()`` go into ``trainer_state.pt``.
+        extra: small picklable caller state (e.g. buffer sizes, config hash).
+        extra_files: ``{relative path: str | bytes | existing file or folder}``, e.g.
+            ``{"buffers/deduction.jsonl": text}``.
+        policy: the history policy (which folders to keep); default ``CheckpointConfig()``.
+    """
+    if step < 0:
+        raise ValueError("step must be >= 0")
+    root = Path(ckpt_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    name = checkpoint_name(step)
+    tmp = root / f".tmp-{name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    model.save_pretrained(str(tmp))
+    if tokenizer is not None:
+        tokenizer.save_pretrained(str(tmp))
+    state = {
+        "step": step,
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng": rng_state(),
+        "extra": dict(extra or {}),
+    }
+    torch.save(state, tmp / STATE_FILE)
+    for rel, content in (extra_files or {}).items():
+        _write_extra_file(tmp, rel, content)
+    _fsync_tree(tmp)
+    final = root / name
+    if final.exists():  # re-saving a step (e.g. after a resume): move the old one aside first
+        old = root / f".old-{name}-{os.getpid()}"
+        os.rename(final, old)
+        os.rename(tmp, final)
+        shutil.rmtree(old)
+    else:
+        os.rename(tmp, final)
+    _fsync_dir(root)
+    _write_latest(root, name)
+    prune_checkpoints(root, policy or CheckpointConfig())
+    return final
+
+
+def _write_latest(root: Path, name: str) -> None:
+    tmp = root / f".{LATEST_FILE}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, root / LATEST_FILE)
+    _fsync_dir(root)
+
+
+def list_checkpoints(ckpt_dir: str | Path) -> list[tuple[int, Path]]:
+    """Complete checkpoint folders ``[(step, path)]`` sorted by step."""
+    root = Path(ckpt_dir)
+    if not root.is_dir():
+        return []
+    out = []
+    for p in root.iterdir():
+        m = _STEP_RE.match(p.name)
+        if m and p.is_dir() and (p / STATE_FILE).exists():
+            out.append((int(m.group(1)), p))
+    return sorted(out)
+
+
+def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
+    """The folder ``LATEST`` names, or None when there is no checkpoint yet."""
+    root = Path(ckpt_dir)
+    pointer = root / LATEST_FILE
+    if not pointer.exists():
+        return None
+    path = root / pointer.read_text(encoding="utf-8").strip()
+    if not (path / STATE_FILE).exists():
+        raise FileNotFoundError(f"{pointer} names {path.name}, which is missing or incomplete")
+    return path
+
+
+def prune_checkpoints(ckpt_dir: str | Path, policy: CheckpointConfig) -> list[Path]:
+    """Delete the folders the history policy does not keep; return the deleted paths."""
+    ckpts = list_checkpoints(ckpt_dir)
+    latest = latest_checkpoint(ckpt_dir)
+    keep_recent = {p for _, p in ckpts[-policy.keep_last :]}
+    removed = []
+    for step, path in ckpts:
+        keep = path in keep_recent or path == latest
+        keep = keep or (policy.keep_every > 0 and step % policy.keep_every == 0)
+        if not keep:
+            shutil.rmtree(path)
+            removed.append(path)
+    return removed
+
+
+def _load_weights(model: nn.Module, folder: Path) -> None:
+    from safetensors.torch import load_file
+
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"no safetensors weights in {folder}")
+    state: dict[str, torch.Tensor] = {}
+    for f in files:
+        state.update(load_file(str(f)))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    params = dict(model.named_parameters(remove_duplicate=False))
+    ptrs = {params[k].data_ptr() for k in state if k in params}
+    untied_missing = [k for k in missing if k not in params or params[k].data_ptr() not in ptrs]
+    untied_missing = [k for k in untied_missing if k in params]  # buffers (rotary freqs) are rebuilt
+    if unexpected or untied_missing:
+        raise ValueError(f"checkpoint {folder} does not match the model: missing={untied_missing} "
+                         f"unexpected={unexpected}")
+
+
+def load_checkpoint(
+    path: str | Path,
+    model: nn.Module | None = None,
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any | None = None,
+    restore_rng: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> TrainerState:
+    """Restore a checkpoint into existing objects.
+
+    Args:
+        path: a checkpoint folder, or a ``checkpoints`` folder (then ``LATEST`` is followed).
+        model: its weights are overwritten in place (same architecture).
+        optimizer, scheduler: restored from their saved state dicts.
+        restore_rng: set the python/numpy/torch RNGs to the saved states.
+    """
+    folder = Path(path)
+    if (folder / LATEST_FILE).exists() and not (folder / STATE_FILE).exists():
+        folder = latest_checkpoint(folder)
+    if not (folder / STATE_FILE).exists():
+        raise FileNotFoundError(f"{folder} is not a checkpoint folder (no {STATE_FILE})")
+    state = torch.load(folder / STATE_FILE, map_location=map_location, weights_only=False)
+    if model is not None:
+        _load_weights(model, folder)
+    if optimizer is not None:
+        if state["optimizer"] is None:
+            raise ValueError(f"{folder} holds no optimizer state")
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        if state["scheduler"] is None:
+            raise ValueError(f"{folder} holds no scheduler state")
+        scheduler.load_state_dict(state["scheduler"])
+    if restore_rng:
+        set_rng_state(state["rng"])
+    return TrainerState(step=int(state["step"]), path=folder, extra=state["extra"])

@@ -1,0 +1,106 @@
+"""Configuration of the RL update (torch-free, frozen). Defaults are AZR's (DESIGN.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+AGG_MODES = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+SCHEDULES = ("constant", "warmup", "cosine")
+KL_ESTIMATORS = ("k1", "k3")
+WEIGHTINGS = ("sequence", "token")
+
+
+@dataclass(frozen=True)
+class AdvantageConfig:
+    """How rewards become per-token advantages (see ``azr.rl.advantages``)."""
+
+    estimator: str = "trr++"  # key of ADVANTAGE_ESTIMATORS: trr++, reinforce++, reinforce++-baseline, grpo, rloo
+    norm_std: bool = True  # divide by the (group) std; False gives Dr. GRPO-style mean-only baselines
+    weighting: str = "sequence"  # trr++: group statistics over sequences ("sequence", the paper's
+    # formula) or over response tokens ("token", REINFORCE++-style masked whitening)
+    eps: float = 1e-6  # added to the std before dividing
+
+    def __post_init__(self) -> None:
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {self.weighting!r}")
+        if self.eps < 0:
+            raise ValueError("eps must be >= 0")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """The policy loss and its extra terms (see ``azr.rl.losses``)."""
+
+    policy_loss: str = "ppo_clip"  # key of POLICY_LOSSES: ppo_clip, clip_cov, kl_cov
+    clip_low: float = 0.2  # PPO ratio clip below: 1 - clip_low
+    clip_high: float = 0.28  # PPO ratio clip above: 1 + clip_high ("clip-higher"; AZR master 0.28)
+    dual_clip: float | None = 3.0  # dual-clip constant c > 1 for negative advantages; None disables
+    agg: str = "token-mean"  # loss aggregation: token-mean, seq-mean-token-mean, seq-mean-token-sum-norm
+    norm_length: int | None = None  # seq-mean-token-sum-norm divisor; None = the batch's padded response length
+    entropy_coef: float = 0.0  # entropy bonus (AZR: 0 or 1e-3); loss -= coef * entropy
+    kl_coef: float = 0.0  # KL-to-reference penalty weight (AZR: 0, no reference model)
+    kl_estimator: str = "k3"  # k1 = log(p/ref), k3 = ref/p - log(ref/p) - 1 (non-negative)
+    clip_cov_ratio: float = 2e-4  # Clip-Cov: fraction of tokens whose gradient is dropped
+    clip_cov_lb: float = 1.0  # Clip-Cov: lower bound of the covariance window
+    clip_cov_ub: float = 5.0  # Clip-Cov: upper bound of the covariance window
+    kl_cov_ratio: float = 2e-3  # KL-Cov: fraction of tokens (top covariance) given a KL penalty
+    kl_cov_coef: float = 1.0  # KL-Cov: weight of |logp - old_logp| on those tokens
+
+    def __post_init__(self) -> None:
+        if self.agg not in AGG_MODES:
+            raise ValueError(f"agg must be one of {AGG_MODES}, got {self.agg!r}")
+        if self.kl_estimator not in KL_ESTIMATORS:
+            raise ValueError(f"kl_estimator must be one of {KL_ESTIMATORS}, got {self.kl_estimator!r}")
+        if self.clip_low < 0 or self.clip_high < 0:
+            raise ValueError("clip_low and clip_high must be >= 0")
+        if self.dual_clip is not None and self.dual_clip <= 1.0:
+            raise ValueError(f"dual_clip must be > 1 (or None), got {self.dual_clip}")
+        if self.norm_length is not None and self.norm_length < 1:
+            raise ValueError("norm_length must be >= 1 (or None)")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser, schedule and micro-batching of the update step."""
+
+    lr: float = 1e-6  # AdamW learning rate (AZR: 1e-6, constant)
+    betas: tuple[float, float] = (0.9, 0.999)  # AdamW betas
+    eps: float = 1e-8  # AdamW epsilon
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    grad_clip: float | None = 1.0  # max global grad norm (AZR: 1.0); None disables clipping
+    schedule: str = "constant"  # constant | warmup (linear warmup then constant) | cosine (warmup then cosine)
+    warmup_steps: int = 0  # linear warmup length in optimiser steps
+    total_steps: int | None = None  # cosine: steps to decay over (required for "cosine")
+    min_lr_ratio: float = 0.0  # cosine: final lr as a fraction of lr
+    micro_batch_tokens: int = 8192  # token budget per forward/backward (gradient accumulation)
+    logprob_chunk_tokens: int = 1024  # tokens per LM-head chunk in the chunked log-prob/entropy
+    autocast: str = "auto"  # "auto" = bf16 autocast on GPU, none on CPU; "bf16" | "none" force it
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.schedule == "cosine" and not self.total_steps:
+            raise ValueError("schedule 'cosine' needs total_steps")
+        if self.lr < 0 or self.warmup_steps < 0:
+            raise ValueError("lr and warmup_steps must be >= 0")
+        if self.micro_batch_tokens < 1 or self.logprob_chunk_tokens < 1:
+            raise ValueError("micro_batch_tokens and logprob_chunk_tokens must be >= 1")
+        if self.autocast not in ("auto", "bf16", "none"):
+            raise ValueError(f"autocast must be auto|bf16|none, got {self.autocast!r}")
+        if isinstance(self.betas, list):
+            object.__setattr__(self, "betas", tuple(self.betas))
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """Which checkpoints to write and keep (sparsity analysis needs a history)."""
+
+    every: int = 10  # save every this many steps (0 disables periodic saves)
+    keep_every: int = 50  # keep forever each checkpoint whose step is a multiple of this (0: none)
+    keep_last: int = 3  # also keep the newest this many checkpoints (>= 1)
+
+    def __post_init__(self) -> None:
+        if self.every < 0 or self.keep_every < 0:
+            raise ValueError("every and keep_every must be >= 0")
+        if self.keep_last < 1:
+            raise ValueError("keep_last must be >= 1")

@@ -1,0 +1,130 @@
+"""Config sections owned by the self-play trainer: the loop, the rewards, the run.
+
+Torch-free, frozen, one docstring comment per field. The top-level ``azr.config.Config``
+composes these with the sections of the other subsystems (rollout, RL, executor); no field
+is defined twice. Defaults are the Absolute Zero paper's values where the paper has one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+CapPolicy = Literal["newest", "reservoir"]
+
+
+@dataclass(frozen=True)
+class SelfPlayConfig:
+    """The propose -> validate -> solve loop."""
+
+    steps: int = 500
+    """Number of self-play steps (policy updates) to run."""
+    propose_batch: int = 64
+    """Proposer prompts per task type per step (AZR: 64)."""
+    solve_batch: int = 64
+    """Solver prompts per task type per step (AZR: 64); new tasks first, backfilled from the buffer."""
+    n_references: int = 6
+    """K: reference triplets shown to the deduction/abduction proposer (AZR: 6)."""
+    n_induction_inputs: int = 10
+    """N: inputs the induction proposer writes (AZR: 10); half the pairs are visible."""
+    min_induction_pairs: int = 2
+    """Fewest valid (input, output) pairs for an induction proposal to count as valid."""
+    learnability_samples: int = 8
+    """n: solver samples per valid proposal to estimate its solve rate (AZR: 8), drawn at the
+    rollout temperature (never greedily)."""
+    seed_buffer_size: int = 0
+    """Grow each buffer with base-model proposals (no update) until it holds this many entries
+    before training starts; 0: only the zero triplet."""
+    max_seed_rounds: int = 20
+    """Give up seeding after this many proposal rounds (a weak model may never reach the size)."""
+    buffer_cap: int = 0
+    """Most entries a buffer keeps; 0 means unbounded. New programs are always accepted."""
+    cap_policy: CapPolicy = "newest"
+    """When a buffer is full: "newest" drops the oldest entry; "reservoir" keeps a uniform
+    sample of everything seen (seeded), each new entry replacing a random one or being dropped."""
+    train_propose: bool = True
+    """False: the frozen-proposer variant; proposer samples are generated, rewarded and
+    buffered but get no gradient."""
+    val_every: int = 10
+    """Validate every this many steps (AZR: 10); 0 disables validation."""
+    val_size: int = 64
+    """Held-out tasks per validation set (CRUXEval-O/-I, or generator-made when absent)."""
+    val_sets: tuple[str, ...] = ("cruxeval_o", "cruxeval_i")
+    """Validation sets: cruxeval_o (deduction) and cruxeval_i (abduction) from the data dir;
+    generator-made held-out deduction/abduction tasks replace them when the data is absent."""
+    samples_per_group: int = 4
+    """Prompts/completions saved per (task, role) per step under samples/."""
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "propose_batch", "solve_batch", "n_references", "n_induction_inputs",
+                     "learnability_samples", "max_seed_rounds"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"selfplay.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("seed_buffer_size", "buffer_cap", "val_every", "val_size", "samples_per_group"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"selfplay.{name} must be >= 0, got {getattr(self, name)}")
+        if not 1 <= self.min_induction_pairs <= self.n_induction_inputs:
+            raise ValueError(
+                f"selfplay.min_induction_pairs must be in [1, n_induction_inputs={self.n_induction_inputs}],"
+                f" got {self.min_induction_pairs}"
+            )
+        if self.buffer_cap and self.buffer_cap < self.seed_buffer_size:
+            raise ValueError(
+                f"selfplay.buffer_cap ({self.buffer_cap}) is smaller than selfplay.seed_buffer_size "
+                f"({self.seed_buffer_size}): the buffer could never be seeded"
+            )
+        unknown = set(self.val_sets) - {"cruxeval_o", "cruxeval_i"}
+        if unknown:
+            raise ValueError(f"selfplay.val_sets: unknown sets {sorted(unknown)}; known: cruxeval_o, cruxeval_i")
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Rewards (Absolute Zero paper, Appendix A; ``azr.selfplay.rewards``)."""
+
+    proposer: str = "learnability"
+    """Proposer reward from the estimated solve rate s, by registry name: "learnability"
+    (1 - s, 0 at s in {0, 1}), "eq3" (1 - 2|s - 0.5|, as in R-Zero), "target_rate" (a peak at
+    ``target_rate``, linear down to 0 at s = 0 and s = 1)."""
+    target_rate: float = 0.5
+    """Peak of the "target_rate" proposer reward (0 < t < 1)."""
+    format_aware: bool = True
+    """Wrap role rewards: passable -> role reward, well formatted but wrong/invalid ->
+    ``wrong_format_reward``, format error -> ``format_error_reward``."""
+    wrong_format_reward: float = -0.5
+    """Reward of a well-formatted proposal that fails validation (paper: -0.5)."""
+    format_error_reward: float = -1.0
+    """Reward of a completion that does not parse (paper: -1)."""
+    degenerate_reward: float = -0.5
+    """Reward of a valid proposal whose solve rate is 0 or 1: -0.5 as in AZR's code, 0.0 as in
+    the paper's equation."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.target_rate < 1.0:
+            raise ValueError(f"reward.target_rate must be in (0, 1), got {self.target_rate}")
+
+
+SinkName = Literal["jsonl", "tensorboard", "wandb"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Where and how a run is written, and how it is seeded."""
+
+    seed: int = 0
+    """Seeds every RNG of the run (sampling, buffers, batching); same seed, same metrics on CPU."""
+    run_dir: str = "runs/azr"
+    """Run directory: config, metrics, checkpoints, buffers, samples."""
+    data_dir: str = ""
+    """Benchmark data directory; empty: the AZR_DATA_DIR environment variable (if set)."""
+    sinks: tuple[str, ...] = ("jsonl",)
+    """Metric sinks: "jsonl" (always on), "tensorboard", "wandb" (each only if installed)."""
+    wandb_project: str = "azr"
+    """W&B project name when the "wandb" sink is on."""
+    progress: bool = True
+    """Print a one-line progress display per phase (step, phase, tokens/s, rates, ETA)."""
+
+    def __post_init__(self) -> None:
+        bad = set(self.sinks) - {"jsonl", "tensorboard", "wandb"}
+        if bad:
+            raise ValueError(f"run.sinks: unknown sinks {sorted(bad)}; known: jsonl, tensorboard, wandb")

@@ -1,0 +1,149 @@
+"""One self-play step's experience: propose -> validate -> estimate solve rates -> solve ->
+verify -> reward. The policy update over the result lives in ``azr.selfplay.update``.
+
+For each task type (deduction, abduction, induction), in one batched generate call per
+phase across the types:
+
+1. proposer prompts with K references from the buffers; one completion each;
+2. parse, then validate in the sandbox; valid proposals become tasks;
+3. each valid task's solve rate s from ``learnability_samples`` solver samples drawn at the
+   rollout temperature (never greedily: that was a defect of the reference code); these
+   samples get no gradient;
+4. valid tasks enter the buffer tagged with this step (and s);
+5. the solver batch: this step's new tasks first, backfilled from the whole buffer;
+6. solver completions, verified in the sandbox;
+7. rewards: solver 1/0, proposer from the reward registry, both inside the format wrapper.
+
+Every random choice draws from a seed derived from (run seed, step, phase).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from azr.config import Config
+from azr.rollout.types import SamplingParams
+from azr.selfplay.buffer import Buffers, Task
+from azr.selfplay.propose import ProposerPrompt, proposer_prompts
+from azr.selfplay.records import Rollout, derive_seed, rng_for
+from azr.selfplay.rewards import Outcome, proposer_final_reward, solver_final_reward
+from azr.selfplay.solve import grade_many, solve_rates, solver_prompts
+from azr.tasks.parsing import parse_proposal
+from azr.tasks.types import TASK_TYPES, Role, TaskType
+
+
+@dataclass
+class Experience:
+    """What one step collected: the rollouts to train on, and per-phase facts for metrics."""
+
+    rollouts: list[Rollout]
+    new_tasks: dict[TaskType, list[tuple[Task, float]]]  # valid proposals and their solve rates
+    timings: dict[str, float] = field(default_factory=dict)
+    generated_tokens: int = 0
+
+
+def sampling(cfg: Config, n: int, seed: int) -> SamplingParams:
+    """Rollout sampling parameters (temperature and top-p of the config; never greedy)."""
+    r = cfg.rollout
+    return SamplingParams(temperature=r.temperature, top_p=r.top_p, max_new_tokens=r.max_new_tokens,
+                          n=n, stop=r.stop, seed=seed)
+
+
+class _Clock:
+    def __init__(self, timings: dict[str, float]):
+        self.timings = timings
+
+    def __call__(self, key: str):
+        clock = self
+
+        class _T:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                clock.timings[key] = clock.timings.get(key, 0.0) + time.perf_counter() - self.t0
+
+        return _T()
+
+
+def collect(cfg: Config, engine, env, buffers: Buffers, step: int) -> Experience:
+    """Run phases 1-7 for ``step``; grows ``buffers`` with this step's valid tasks."""
+    sp, seed = cfg.selfplay, cfg.run.seed
+    timings = {"propose": 0.0, "execute": 0.0, "solve_rate": 0.0, "solve": 0.0}
+    clock = _Clock(timings)
+    tokens = 0
+
+    # 1. propose
+    prompts: list[ProposerPrompt] = []
+    for t in TASK_TYPES:
+        prompts += proposer_prompts(buffers, t, sp.propose_batch, sp.n_references, sp.n_induction_inputs,
+                                    rng_for(seed, step, f"references/{t.value}"))
+    with clock("propose"):
+        outs = engine.generate([p.prompt for p in prompts], sampling(cfg, 1, derive_seed(seed, step, "propose")))
+    completions = [o[0] for o in outs]
+    tokens += sum(len(c.token_ids) for c in completions)
+
+    # 2. parse + validate (sandbox)
+    parses = [parse_proposal(p.task_type, c.text) for p, c in zip(prompts, completions)]
+    with clock("execute"):
+        checked = env.validate_proposals(
+            [(p.task_type, q, p.references[0].program if p.task_type is TaskType.INDUCTION else None)
+             for p, q in zip(prompts, parses)],
+            n_inputs=sp.n_induction_inputs, min_pairs=sp.min_induction_pairs,
+        )
+
+    # 3. solve rates of valid proposals (n samples at the rollout temperature)
+    valid = [i for i, (task, _) in enumerate(checked) if task is not None]
+    rates: dict[int, float] = {}
+    if valid:
+        n = sp.learnability_samples
+        s_prompts = [solver_prompts(prompts[i].task_type, [checked[i][0]])[0] for i in valid]
+        with clock("solve_rate"):
+            s_outs = engine.generate(s_prompts, sampling(cfg, n, derive_seed(seed, step, "solve_rate")))
+        tokens += sum(len(c.token_ids) for cs in s_outs for c in cs)
+        items = [(prompts[i].task_type, checked[i][0], c) for i, cs in zip(valid, s_outs) for c in cs]
+        with clock("execute"):
+            grades = grade_many(env, items)
+        per_task = [grades[k * n:(k + 1) * n] for k in range(len(valid))]
+        rates = dict(zip(valid, solve_rates(per_task)))
+
+    # 4. buffers grow with this step's valid tasks
+    new_tasks: dict[TaskType, list[tuple[Task, float]]] = {t: [] for t in TASK_TYPES}
+    for i in valid:
+        t, task = prompts[i].task_type, checked[i][0]
+        buffers[t].add(task, step, rates[i])
+        new_tasks[t].append((task, rates[i]))
+
+    rollouts: list[Rollout] = []
+    for i, (p, c, q) in enumerate(zip(prompts, completions, parses)):
+        task, reason = checked[i]
+        outcome = Outcome.PASSABLE if task is not None else (Outcome.WRONG if q.ok else Outcome.FORMAT_ERROR)
+        s = rates.get(i)
+        rollouts.append(Rollout(p.task_type, Role.PROPOSE, p.prompt, c,
+                                proposer_final_reward(outcome, s, cfg.reward),
+                                {"outcome": outcome.value, "reason": reason or q.reason, "solve_rate": s,
+                                 "task": task.to_dict() if task is not None else None}))
+
+    # 5. solver batch: this step's new tasks first, backfilled from the buffer
+    solve_items: list[tuple[TaskType, Task]] = []
+    for t in TASK_TYPES:
+        fresh = [task for task, _ in new_tasks[t]][: sp.solve_batch]
+        backfill = buffers[t].sample(sp.solve_batch - len(fresh), rng_for(seed, step, f"backfill/{t.value}"))
+        solve_items += [(t, task) for task in fresh + [e.task for e in backfill]]
+
+    # 6. solve + verify
+    s_prompts = [solver_prompts(t, [task])[0] for t, task in solve_items]
+    with clock("solve"):
+        outs = engine.generate(s_prompts, sampling(cfg, 1, derive_seed(seed, step, "solve")))
+    solved = [o[0] for o in outs]
+    tokens += sum(len(c.token_ids) for c in solved)
+    with clock("execute"):
+        grades = grade_many(env, [(t, task, c) for (t, task), c in zip(solve_items, solved)])
+
+    # 7. solver rewards
+    for (t, task), prompt, c, g in zip(solve_items, s_prompts, solved, grades):
+        rollouts.append(Rollout(t, Role.SOLVE, prompt, c, solver_final_reward(g.outcome, g.correct, cfg.reward),
+                                {"outcome": g.outcome.value, "correct": g.correct, "reason": g.reason,
+                                 "task": task.to_dict()}))
+    return Experience(rollouts, new_tasks, timings, tokens)

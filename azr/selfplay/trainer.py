@@ -1,0 +1,181 @@
+"""The self-play training loop: set-up, steps, validation, checkpoints, resume.
+
+``train(cfg, resume=False)`` runs ``cfg.selfplay.steps`` steps into ``cfg.run.run_dir``:
+
+    collect (azr.selfplay.step) -> policy_update (azr.selfplay.update) -> metrics, samples
+    -> every checkpoint.every steps (and the last): checkpoint with the buffers
+
+Resume (``resume=True``): the newest complete checkpoint gives the model, optimizer,
+scheduler, RNG states, buffers and step; ``metrics.jsonl`` rows written after it (by the
+killed run) are dropped. Every random choice of step t is seeded from (seed, t), so the
+resumed run's metrics equal an uninterrupted run's on CPU (``time/*`` aside).
+
+The sandbox is a separate small process pool started once; it evaluates every piece of
+model output (this process never does). Its failures become rewards, never exceptions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from azr.config import Config, save_config, to_dict
+from azr.selfplay.buffer import Buffers
+from azr.selfplay.metrics import MetricsWriter, truncate_metrics
+from azr.selfplay.progress import Progress
+from azr.selfplay.stats import buffer_metrics, group_metrics, samples_record
+
+log = logging.getLogger("azr.train")
+
+#: The bundled tiny model's folder (relative to the working directory or the repository).
+BUNDLED_TINY = "models/azr-tiny"
+
+
+def resolve_model_path(cfg: Config, run_dir: Path) -> str:
+    """The model folder to load. The bundled tiny model falls back to a random-initialised tiny
+    model (built once in ``<run>/base_model``) while ``models/azr-tiny`` is absent."""
+    path = cfg.model.path
+    if not path:
+        raise ValueError("model.path is empty: give a model folder (or hub id), e.g. --set model.path=...")
+    candidates = [Path(path), Path(__file__).resolve().parents[2] / path]
+    for c in candidates:
+        if (c / "config.json").is_file():
+            return str(c)
+    if path.rstrip("/") == BUNDLED_TINY:
+        fallback = run_dir / "base_model"
+        if not (fallback / "config.json").is_file():
+            log.warning("%s is absent: using a RANDOM-INITIALISED tiny model (built in %s); it will "
+                        "not write valid programs, so rewards stay near their floor", BUNDLED_TINY, fallback)
+            from azr.rollout.tiny import build_tiny_model
+
+            build_tiny_model(fallback, seed=cfg.run.seed)
+        else:
+            log.warning("%s is absent: using the random-initialised tiny model in %s", BUNDLED_TINY, fallback)
+        return str(fallback)
+    return path  # a hub id, where a hub is reachable
+
+
+def _setup_logging(run_dir: Path) -> None:
+    root = logging.getLogger("azr")
+    if not any(getattr(h, "_azr_run", None) == str(run_dir) for h in root.handlers):
+        fh = logging.FileHandler(run_dir / "train.log")
+        fh._azr_run = str(run_dir)  # type: ignore[attr-defined]
+        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(fh)
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+               for h in root.handlers):
+        sh = logging.StreamHandler()
+        sh.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        root.addHandler(sh)
+    root.setLevel(logging.INFO)
+
+
+def _write_samples(run_dir: Path, step: int, records: list[dict]) -> None:
+    d = run_dir / "samples"
+    d.mkdir(exist_ok=True)
+    with open(d / f"step_{step:06d}.jsonl", "w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def _buffer_files(buffers: Buffers, tmp: Path) -> dict[str, Path]:
+    buffers.save(tmp)
+    return {f"buffers/{p.name}": p for p in sorted(tmp.iterdir())}
+
+
+def train(cfg: Config, resume: bool = False) -> Path:
+    """Run self-play training; return the run directory."""
+    import torch
+
+    from azr.executor import Sandbox
+    from azr.rl.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+    from azr.rl.optim import build_optimizer, build_scheduler
+    from azr.rollout.hf import HFEngine
+    from azr.rollout.models import load_model, load_tokenizer
+    from azr.selfplay.env import CodeEnv
+    from azr.selfplay.step import collect
+    from azr.selfplay.update import policy_update
+    from azr.selfplay.validation import build_val_sets, validate
+
+    run_dir = Path(cfg.run.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _setup_logging(run_dir)
+    ckpt_dir = run_dir / "checkpoints"
+    ckpt = latest_checkpoint(ckpt_dir) if resume else None
+    if resume and ckpt is None:
+        log.info("no checkpoint in %s yet: starting from step 0", ckpt_dir)
+    save_config(cfg, run_dir / "config.yaml")
+
+    torch.manual_seed(cfg.run.seed)
+    model_path = str(ckpt) if ckpt is not None else resolve_model_path(cfg, run_dir)
+    model = load_model(replace(cfg.model, path=model_path))
+    tokenizer = load_tokenizer(model_path, trust_remote_code=cfg.model.trust_remote_code)
+    optimizer = build_optimizer(model, cfg.optim)
+    scheduler = build_scheduler(optimizer, cfg.optim)
+    buffers = Buffers(cfg.selfplay.buffer_cap, cfg.selfplay.cap_policy, cfg.run.seed)
+    start = 0
+    if ckpt is not None:
+        state = load_checkpoint(ckpt, optimizer=optimizer, scheduler=scheduler)
+        start = state.step
+        buffers.load(ckpt / "buffers")
+        log.info("resumed from %s (step %d)", ckpt, start)
+    truncate_metrics(run_dir / "metrics.jsonl", start)
+    engine = HFEngine(model, tokenizer, cfg.rollout)
+    writer = MetricsWriter(run_dir, cfg.run.sinks, cfg.run.wandb_project, to_dict(cfg))
+    progress = Progress(cfg.selfplay.steps, start, enabled=cfg.run.progress)
+    try:
+        with Sandbox(cfg.executor) as sandbox:
+            env = CodeEnv(sandbox)
+            if ckpt is None:
+                buffers.seed_zero()
+                if cfg.selfplay.seed_buffer_size:
+                    from azr.selfplay.seeding import seed_buffers
+
+                    seed_buffers(cfg, engine, env, buffers)
+            val_sets = []
+            if cfg.selfplay.val_every:
+                val_sets = build_val_sets(cfg.selfplay.val_sets, cfg.selfplay.val_size, cfg.run.data_dir,
+                                          cfg.run.seed, env)
+            last_ckpt_time = 0.0
+            for step in range(start + 1, cfg.selfplay.steps + 1):
+                t0 = time.perf_counter()
+                progress.phase(step, "rollout")
+                exp = collect(cfg, engine, env, buffers, step)
+                progress.phase(step, "update")
+                t1 = time.perf_counter()
+                metrics = policy_update(model, optimizer, scheduler, exp.rollouts, cfg, tokenizer.pad_token_id)
+                timings = {**exp.timings, "update": time.perf_counter() - t1}
+                metrics.update(group_metrics(exp.rollouts))
+                metrics.update(buffer_metrics(buffers, step))
+                if val_sets and step % cfg.selfplay.val_every == 0:
+                    progress.phase(step, "validate")
+                    t2 = time.perf_counter()
+                    metrics.update(validate(engine, env, val_sets, cfg.rollout.max_new_tokens, cfg.rollout.stop))
+                    timings["validate"] = time.perf_counter() - t2
+                gen_time = sum(timings.get(k, 0.0) for k in ("propose", "solve_rate", "solve"))
+                metrics["tokens_per_s"] = exp.generated_tokens / gen_time if gen_time > 0 else 0.0
+                metrics["tokens/generated"] = exp.generated_tokens
+                if cfg.selfplay.samples_per_group:
+                    _write_samples(run_dir, step, samples_record(exp.rollouts, cfg.selfplay.samples_per_group))
+                timings["step"] = time.perf_counter() - t0
+                metrics.update({f"time/{k}": v for k, v in timings.items()})
+                metrics["time/checkpoint"] = last_ckpt_time  # the previous step's save, if any
+                buffers.save(run_dir / "buffers")
+                writer.write(step, metrics)  # before the checkpoint: a resume never loses a row
+                last_ckpt_time = 0.0
+                every = cfg.checkpoint.every
+                if (every and step % every == 0) or step == cfg.selfplay.steps:
+                    progress.phase(step, "checkpoint")
+                    t3 = time.perf_counter()
+                    save_checkpoint(ckpt_dir, step, model, tokenizer, optimizer=optimizer, scheduler=scheduler,
+                                    extra={"run_seed": cfg.run.seed},
+                                    extra_files=_buffer_files(buffers, run_dir / ".buffers-tmp"),
+                                    policy=cfg.checkpoint)
+                    last_ckpt_time = time.perf_counter() - t3
+                progress.done(step, metrics)
+    finally:
+        writer.close()
+    return run_dir

@@ -1,0 +1,52 @@
+"""The policy update of a self-play step: one update over the 6 (task, role) groups.
+
+Rollouts -> ``PolicyBatch`` (old log-probs are the sampling log-probs recorded by the engine,
+i.e. the policy at the rollout temperature) -> advantages by the configured estimator with
+the (task, role) group as the comparison group (TRR++ normalises within each group) ->
+``azr.rl.update.update_step``. With ``selfplay.train_propose = false`` proposer samples get
+sample weight 0: forwarded (their entropy is logged) but no gradient. The trainer never
+branches on the estimator or loss name; the registries do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from azr.config import Config
+from azr.rl.advantages import compute_advantages
+from azr.rl.batch import make_policy_batch
+from azr.rl.update import update_step
+from azr.selfplay.records import Rollout
+from azr.selfplay.stats import advantage_metrics, entropy_metrics
+from azr.tasks.types import Role
+
+
+def build_batch(rollouts: Sequence[Rollout], cfg: Config, pad_token_id: int):
+    """``(PolicyBatch, per-sequence advantages [B])`` of the rollouts."""
+    prompts = [list(r.completion.prompt_token_ids) for r in rollouts]
+    responses = [list(r.completion.token_ids) for r in rollouts]
+    weights = [0.0 if (r.role is Role.PROPOSE and not cfg.selfplay.train_propose) else 1.0 for r in rollouts]
+    batch = make_policy_batch(prompts, responses, pad_token_id, advantages=torch.zeros(len(rollouts)),
+                              old_logprobs=[list(r.completion.logprobs) for r in rollouts], sample_mask=weights)
+    scores = torch.tensor([r.reward for r in rollouts], dtype=torch.float32)
+    groups = torch.tensor([r.group_id for r in rollouts], dtype=torch.long)
+    adv = compute_advantages(scores, batch.response_mask, groups, cfg.advantage)  # [B, T]
+    ntok = batch.response_mask.sum(-1).clamp(min=1)
+    seq_adv = (adv * batch.response_mask).sum(-1) / ntok  # [B]
+    from dataclasses import replace
+
+    return replace(batch, advantages=adv * batch.response_mask), seq_adv
+
+
+def policy_update(model, optimizer, scheduler, rollouts: Sequence[Rollout], cfg: Config, pad_token_id: int) -> dict:
+    """Run the update; return loss, entropy (per group and overall) and advantage metrics."""
+    batch, seq_adv = build_batch(rollouts, cfg, pad_token_id)
+    result = update_step(model, optimizer, scheduler, batch, cfg.loss, cfg.optim,
+                         temperature=cfg.rollout.temperature or 1.0)
+    metrics = {k: v for k, v in result.metrics.items() if k != "entropy/overall_batch"}
+    lengths = [len(r.completion.token_ids) for r in rollouts]
+    metrics.update(entropy_metrics(rollouts, result.entropy.tolist(), lengths))
+    metrics.update(advantage_metrics(rollouts, seq_adv.tolist()))
+    return metrics

@@ -1,0 +1,100 @@
+"""Periodic validation during training: solver accuracy on held-out tasks.
+
+As in the reference code's in-training validation, the sets are CRUXEval-O (deduction:
+predict the output) and CRUXEval-I (abduction: find an input) when ``cruxeval/cruxeval.jsonl``
+is in the data directory (``run.data_dir`` or ``AZR_DATA_DIR``). Without it, held-out tasks
+come from the program generator (``azr.tasks.generator``) under a seed reserved for
+validation, with outputs computed in the sandbox; the set name then says so
+(``gen_o`` / ``gen_i``). The same ``val_size`` items are used at every validation (chosen by
+a fixed seed), answers are decoded greedily, and graded in the sandbox. Logged as
+``val/<set>/accuracy``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from azr.rollout.types import SamplingParams
+from azr.selfplay.solve import grade, solver_prompts
+from azr.tasks.parsing import ProposalParse
+from azr.tasks.types import TaskType, Triplet
+
+log = logging.getLogger(__name__)
+
+#: Generator seed of the held-out validation programs (the pretraining corpus must not use it).
+VALIDATION_GENERATOR_SEED = 987_654_321
+
+_SETS = {"cruxeval_o": (TaskType.DEDUCTION, "gen_o"), "cruxeval_i": (TaskType.ABDUCTION, "gen_i")}
+
+
+@dataclass(frozen=True)
+class ValSet:
+    """A named held-out set of tasks of one type."""
+
+    name: str
+    task_type: TaskType
+    tasks: tuple[Triplet, ...]
+
+
+def data_dir(configured: str) -> Path | None:
+    d = configured or os.environ.get("AZR_DATA_DIR", "")
+    return Path(d) if d else None
+
+
+def load_cruxeval(root: Path, size: int, seed: int) -> list[Triplet]:
+    """``size`` CRUXEval items (a fixed seeded choice) as triplets."""
+    rows = [json.loads(line) for line in (root / "cruxeval" / "cruxeval.jsonl").read_text().splitlines() if line.strip()]
+    triplets = [Triplet(r["code"], r["input"], r["output"]) for r in rows]
+    if size >= len(triplets):
+        return triplets
+    return random.Random(f"val:{seed}").sample(triplets, size)
+
+
+def generated_tasks(env, size: int) -> list[Triplet]:
+    """``size`` generator programs with one input each, outputs from the sandbox."""
+    from azr.tasks.generator import generate_programs
+
+    progs = generate_programs(size * 2, seed=VALIDATION_GENERATOR_SEED, n_inputs=1)
+    items = [(TaskType.DEDUCTION, ProposalParse(True, program=p.program, input=p.inputs[0]), None) for p in progs]
+    checked = env.validate_proposals(items, n_inputs=1, min_pairs=1)
+    return [task for task, _ in checked if task is not None][:size]
+
+
+def build_val_sets(names: tuple[str, ...], size: int, data_dir_setting: str, seed: int, env) -> list[ValSet]:
+    """The configured validation sets (CRUXEval when present, else generator-made)."""
+    if size == 0 or not names:
+        return []
+    root = data_dir(data_dir_setting)
+    have_crux = root is not None and (root / "cruxeval" / "cruxeval.jsonl").is_file()
+    if not have_crux:
+        log.info("CRUXEval not found in the data directory (%s): validating on generator-made held-out tasks",
+                 root)
+    generated: list[Triplet] | None = None
+    out = []
+    for name in names:
+        task_type, gen_name = _SETS[name]
+        if have_crux:
+            out.append(ValSet(name, task_type, tuple(load_cruxeval(root, size, seed))))
+        else:
+            generated = generated if generated is not None else generated_tasks(env, size)
+            out.append(ValSet(gen_name, task_type, tuple(generated)))
+    return out
+
+
+def validate(engine, env, val_sets: list[ValSet], max_new_tokens: int, stop: tuple[str, ...]) -> dict[str, float]:
+    """Greedy solver accuracy on each set: ``{"val/<set>/accuracy": a}``."""
+    metrics: dict[str, float] = {}
+    params = SamplingParams(temperature=0.0, max_new_tokens=max_new_tokens, n=1, stop=stop, seed=0)
+    for vs in val_sets:
+        if not vs.tasks:
+            continue
+        outs = engine.generate(solver_prompts(vs.task_type, vs.tasks), params)
+        grades = grade(env, vs.task_type, vs.tasks, [o[0] for o in outs])
+        metrics[f"val/{vs.name}/accuracy"] = sum(g.correct for g in grades) / len(grades)
+        metrics[f"val/{vs.name}/format_error_rate"] = sum(g.outcome.value == "format_error" for g in grades) / len(grades)
+    return metrics

@@ -1,0 +1,86 @@
+"""Proposer diversity penalty (R-Zero-style BLEU clustering): pure, deterministic functions."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from azr.baselines.diversity import (
+    apply_penalty,
+    bleu,
+    cluster,
+    diversity_penalty,
+    similarity,
+    tokenize,
+)
+
+P1 = "def f(nums):\n    return sorted(nums)[::-1]"
+P1_RENAMED_CONST = "def f(nums):\n    return sorted(nums)[::-2]"
+P2 = "def f(s):\n    out = ''\n    for ch in s:\n        out += ch.upper()\n    return out"
+P3 = "def g(v):\n    return v * 3\n\ndef f(n):\n    return g(n) % 7 + len(str(n))"
+
+
+def test_bleu_basic_properties():
+    a = tokenize(P1)
+    assert bleu(a, a) == pytest.approx(1.0)
+    assert bleu([], a) == 0.0 and bleu(a, []) == 0.0
+    assert bleu(tokenize("x y z"), tokenize("p q r")) == 0.0
+    # A one-token edit keeps high similarity; an unrelated program has low similarity.
+    assert similarity("bleu", P1, P1_RENAMED_CONST) > 0.6
+    assert similarity("bleu", P1, P2) < 0.3
+    assert similarity("bleu", P1, P2) == pytest.approx(similarity("bleu", P2, P1))
+    assert similarity("jaccard", P1, P1) == 1.0
+    with pytest.raises(ValueError, match="unknown similarity"):
+        similarity("cosine", P1, P2)
+
+
+def test_whitespace_does_not_matter():
+    assert tokenize("def f(a):\n    return a+1") == tokenize("def  f( a ):\n\treturn a + 1")
+
+
+def test_clusters_group_near_duplicates():
+    texts = [P1, P2, P1_RENAMED_CONST, P3, P1]
+    labels = cluster(texts, threshold=0.4)
+    assert labels == [0, 1, 0, 2, 0]
+    # Threshold 0 only merges exact duplicates; threshold 1 merges everything.
+    assert cluster(texts, 0.0) == [0, 1, 2, 3, 0]
+    assert cluster(texts, 1.0) == [0] * 5
+    for linkage in ("single", "complete", "average"):
+        assert cluster(texts, 0.4, linkage=linkage) == [0, 1, 0, 2, 0]
+    with pytest.raises(ValueError):
+        cluster(texts, 0.4, linkage="ward")
+    with pytest.raises(ValueError):
+        cluster(texts, 1.5)
+
+
+def test_penalty_is_cluster_size_over_batch():
+    texts = [P1, P2, P1_RENAMED_CONST, P3, P1]
+    pen = diversity_penalty(texts, threshold=0.4, weight=1.0)
+    assert pen == pytest.approx([3 / 5, 1 / 5, 3 / 5, 1 / 5, 3 / 5])
+    assert diversity_penalty([], threshold=0.4) == []
+    assert diversity_penalty(texts, weight=0.0) == [0.0] * 5
+    # Duplicates lower the reward of exactly the duplicated proposals, relative to the others.
+    rewards = apply_penalty([0.5] * 5, pen, floor=None)
+    assert rewards[0] < rewards[1] and rewards[0] == rewards[2] == rewards[4]
+
+
+def test_apply_penalty_floor_never_raises_a_reward():
+    assert apply_penalty([0.5, 0.1, -0.5], [0.2, 0.4, 0.2]) == pytest.approx([0.3, 0.0, -0.5])
+    assert apply_penalty([0.1], [0.4], floor=None) == pytest.approx([-0.3])
+    with pytest.raises(ValueError):
+        apply_penalty([0.1], [0.1, 0.2])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from([P1, P2, P3, P1_RENAMED_CONST, "def f(a):\n    return a"]), min_size=1, max_size=8),
+       st.floats(0.0, 1.0))
+def test_labels_are_a_partition_and_identical_texts_share_a_cluster(texts, threshold):
+    labels = cluster(texts, threshold)
+    assert sorted(set(labels)) == list(range(len(set(labels))))
+    for i, a in enumerate(texts):
+        for j, b in enumerate(texts):
+            if a == b:
+                assert labels[i] == labels[j]
+    pen = diversity_penalty(texts, threshold=threshold)
+    assert all(1 / len(texts) - 1e-12 <= p <= 1.0 + 1e-12 for p in pen)
