@@ -18,6 +18,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "azr.eval.cli",
     "azr.selfplay.cli",
     "azr.analysis.cli",
+    "azr.baselines.cli",
+    "azr.pretrain.cli",
 )
 
 

@@ -20,7 +20,7 @@ def tiny_tokenizer_dir(tmp_path_factory):
     from azr.rollout.tiny import train_tokenizer
 
     path = tmp_path_factory.mktemp("tiny_tokenizer")
-    train_tokenizer(path)
+    train_tokenizer(path, max_bytes=600_000)
     return path
 
 

@@ -53,3 +53,40 @@ def test_on_policy_samples_give_unit_weights_and_bad_args_raise():
         importance_weights(lp, lp, torch.ones(4, 5), torch.ones(4, dtype=torch.bool), level="step")
     with pytest.raises(ValueError, match="shape"):
         importance_weights(lp, lp[:, :3], torch.ones(4, 5), torch.ones(4, dtype=torch.bool))
+
+
+def test_rlvr_batch_weights_only_the_off_policy_samples(tiny_policy):
+    """RLVR's batch: behaviour samples get pi_old as PPO denominator and A * min(pi_old/mu, cap)."""
+    from azr.baselines.config import BaselineConfig, ControlsConfig
+    from azr.baselines.rlvr import build_batch
+    from azr.rl.config import AdvantageConfig
+    from azr.rl.update import recompute_logprobs
+    from azr.rollout.types import Completion
+    from azr.selfplay.records import Rollout
+    from azr.tasks import Role, TaskType
+
+    model, tok = tiny_policy
+    prompt = tuple(tok("def f(a):")["input_ids"])
+    g = torch.Generator().manual_seed(0)
+    rollouts = []
+    for j, (reward, explore) in enumerate([(1.0, False), (0.0, False), (1.0, True), (0.0, True)]):
+        ids = tuple(torch.randint(0, len(tok), (5,), generator=g).tolist())
+        behaviour = tuple((-torch.rand(5, generator=g) * 16).tolist())  # mu's log-probs, as reported by a sampler
+        c = Completion(ids, "", behaviour, "length", prompt)
+        rollouts.append(Rollout(TaskType.DEDUCTION, Role.SOLVE, "p", c, reward, {"explore": explore}))
+    cfg = BaselineConfig(advantage=AdvantageConfig(estimator="grpo"),
+                         controls=ControlsConfig(explore_fraction=0.5, is_cap=3.0))
+    batch, seq_adv, metrics = build_batch(cfg, model, rollouts, torch.tensor([0, 0, 0, 0]), tok.pad_token_id)
+    plain, _, _ = build_batch(BaselineConfig(advantage=AdvantageConfig(estimator="grpo")), model, [
+        Rollout(r.task_type, r.role, r.prompt, r.completion, r.reward, {"explore": False}) for r in rollouts
+    ], torch.tensor([0, 0, 0, 0]), tok.pad_token_id)
+    old, _ = recompute_logprobs(model, batch, autocast="none")
+    m = batch.response_mask > 0
+    for b in (2, 3):
+        w = torch.exp(old[b][m[b]] - plain.old_logprobs[b][m[b]]).clamp(max=3.0)
+        assert torch.allclose(batch.advantages[b][m[b]], plain.advantages[b][m[b]] * w, atol=1e-5)
+        assert torch.allclose(batch.old_logprobs[b][m[b]], old[b][m[b]], atol=1e-5)
+    for b in (0, 1):  # on-policy rows untouched
+        assert torch.equal(batch.advantages[b], plain.advantages[b])
+        assert torch.equal(batch.old_logprobs[b], plain.old_logprobs[b])
+    assert metrics["explore/fraction"] == 0.5 and 0 < metrics["explore/truncated_frac"] < 1

@@ -11,6 +11,7 @@ from azr.baselines.diversity import (
     bleu,
     cluster,
     diversity_penalty,
+    penalise_near_duplicates,
     similarity,
     tokenize,
 )
@@ -84,3 +85,14 @@ def test_labels_are_a_partition_and_identical_texts_share_a_cluster(texts, thres
                 assert labels[i] == labels[j]
     pen = diversity_penalty(texts, threshold=threshold)
     assert all(1 / len(texts) - 1e-12 <= p <= 1.0 + 1e-12 for p in pen)
+
+
+def test_penalise_near_duplicates_only_touches_valid_proposals():
+    texts = [P1, P1, "garbage", P2]
+    rewards = [0.5, 0.5, -1.0, 0.5]
+    new, m = penalise_near_duplicates(texts, rewards, [True, True, False, True], weight=0.3, threshold=0.4)
+    assert new == pytest.approx([0.5 - 0.2, 0.5 - 0.2, -1.0, 0.5 - 0.1])
+    assert m["diversity/clusters"] == 2 and m["diversity/duplicate_rate"] == pytest.approx(2 / 3)
+    assert penalise_near_duplicates(texts, rewards, [False] * 4, weight=1.0) == (rewards, {})
+    with pytest.raises(ValueError):
+        penalise_near_duplicates(texts, rewards[:2], [True] * 4, weight=1.0)

@@ -41,10 +41,10 @@ def test_chunked_matches_naive_fp32(chunk, bias):
 
 
 def test_gradcheck_fp64():
-    hid, w, b, y = _inputs(torch.float64, n=9, h=5, v=13)
+    hid, w, b, y = _inputs(torch.float64, n=5, h=3, v=7)
 
     def f(h_, w_, b_):
-        return chunked_logprobs_entropy(h_, w_, y, bias=b_, scale=1.3, chunk_tokens=4)
+        return chunked_logprobs_entropy(h_, w_, y, bias=b_, scale=1.3, chunk_tokens=2)
 
     assert torch.autograd.gradcheck(f, (hid, w, b))
 

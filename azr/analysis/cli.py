@@ -77,6 +77,9 @@ def register(sub) -> None:
     p.add_argument("--output", default=None, help="output folder (default: FIRST_RUN/report)")
     p.add_argument("--atol", type=float, default=None, help="sparsity tolerance (default: exact)")
     p.add_argument("--title", default="azr report")
+    p.add_argument("--figures", nargs="+", default=None, metavar="KEY",
+                   help="only these figures: passk difficulty proposal_difficulty entropy sparsity rewards "
+                        "response_length training")
     p.set_defaults(func=_report)
 
 
@@ -173,22 +176,24 @@ def _difficulty(args) -> int:
         return _fail(f"{len(labels)} labels for {len(args.models)} models")
     attempts = []
     try:
-        from azr.executor.config import ExecutorConfig
-        from azr.executor.sandbox import Sandbox
+        from azr.analysis.rundir import load_config
         from azr.rollout.config import ModelConfig, RolloutConfig
+
+        # prompt the models the way the run prompted its solver (chat template, stop strings)
+        run_rollout = load_config(run).get("rollout") or {}
+        rollout = RolloutConfig(stop=tuple(run_rollout.get("stop") or ("</answer>",)),
+                                chat_template=bool(run_rollout.get("chat_template", False)))
         from azr.rollout.hf import HFEngine
         from azr.rollout.models import load_model, load_tokenizer
 
-        with Sandbox(ExecutorConfig()) as sandbox:
-            verify = d.sandbox_verifier(sandbox)
-            for path, label in zip(args.models, labels):
-                model = load_model(ModelConfig(path=path, dtype="auto", device=args.device))
-                model.eval()
-                engine = HFEngine(model, load_tokenizer(path), RolloutConfig(stop=("</answer>",)))
-                attempts += d.solve_questions(engine, questions, label, verify, samples=args.samples,
-                                              max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                              seed=args.seed)
-                del model, engine
+        for path, label in zip(args.models, labels):
+            model = load_model(ModelConfig(path=path, dtype="auto", device=args.device))
+            model.eval()
+            engine = HFEngine(model, load_tokenizer(path), rollout)
+            attempts += d.solve_questions(engine, questions, label, samples=args.samples,
+                                          max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                                          seed=args.seed)
+            del model, engine
     except (ImportError, ValueError, OSError) as e:
         return _fail(f"could not run the models: {e}")
     stats = d.aggregate(questions, attempts)
@@ -229,7 +234,8 @@ def _report(args) -> int:
     from azr.analysis.rundir import RunError
 
     try:
-        index, figures = build_report(args.runs, args.eval, args.baseline, args.output, args.atol, args.title)
+        index, figures = build_report(args.runs, args.eval, args.baseline, args.output, args.atol, args.title,
+                                      args.figures)
     except (RunError, EvalResultError, ValueError) as e:
         return _fail(str(e))
     for f in figures:

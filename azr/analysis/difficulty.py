@@ -5,8 +5,8 @@
    distinct questions per bucket, drawn with a seeded RNG (the study: 800 questions).
 2. ``solve_questions``: ``samples`` responses per question from a model (rollout engine,
    the solver prompt ``azr.tasks.prompts.solver_prompt``), parsed with
-   ``azr.tasks.parsing.parse_solution`` and checked by a batched verifier (the sandbox's
-   ``azr.executor.verification``; model output is never evaluated in this process).
+   ``azr.tasks.parsing.parse_solution`` and checked by a batched verifier (default
+   ``azr.executor.verification.verify_deduction``: literals compared by value, never evaluated).
 3. ``aggregate``: mean solve rate (over questions of the per-question solve rate) with its
    standard error, and mean response length in tokens, per (model, bucket).
 
@@ -93,7 +93,17 @@ def questions_from_run(run: str | Path, per_bucket: int, every: int = 25, seed: 
 Verifier = Callable[[Sequence[tuple[Question, str]]], list[bool]]
 
 
-def solve_questions(engine, questions: Sequence[Question], model_label: str, verify: Verifier, *,
+def deduction_verifier(items: Sequence[tuple[Question, str]]) -> list[bool]:
+    """The default ``Verifier``: ``azr.executor.verification.verify_deduction`` (the answer and
+    the gold output are parsed as literals and compared by value; nothing is evaluated, so
+    no sandbox is needed for deduction)."""
+    from azr.executor.verification import verify_deduction
+
+    return [verify_deduction(q.output, answer).correct for q, answer in items]
+
+
+def solve_questions(engine, questions: Sequence[Question], model_label: str,
+                    verify: Verifier = deduction_verifier, *,
                     samples: int = 8, max_new_tokens: int = 512, temperature: float = 1.0,
                     seed: int = 0) -> list[Attempt]:
     """``samples`` responses per question from ``engine`` (a ``RolloutEngine``), verified.
@@ -121,19 +131,6 @@ def solve_questions(engine, questions: Sequence[Question], model_label: str, ver
         raise RuntimeError(f"verifier returned {len(verdicts)} verdicts for {len(pending)} answers")
     attempts += [Attempt(model_label, qi, bool(v), n, True) for (qi, n, _), v in zip(pending, verdicts)]
     return sorted(attempts, key=lambda a: a.question)
-
-
-def sandbox_verifier(sandbox) -> Verifier:
-    """A ``Verifier`` backed by ``azr.executor.verification`` in a running ``Sandbox``."""
-    from azr.executor import verification
-    from azr.tasks.types import TaskType, Triplet
-
-    def verify(items: Sequence[tuple[Question, str]]) -> list[bool]:
-        tasks = [Triplet(q.program, q.input, q.output) for q, _ in items]
-        verdicts = verification.verify_solutions(sandbox, TaskType.DEDUCTION, tasks, [a for _, a in items])
-        return [bool(v.correct) for v in verdicts]
-
-    return verify
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,38 @@ def mean_token_entropy(entropy, mask) -> list[float]:
     return [float(s / c) if c > 0 else math.nan for s, c in zip(sums.tolist(), counts.tolist())]
 
 
+def response_entropies(model, seqs: list[tuple[list[int], list[int]]], *, pad_id: int, temperature: float = 1.0,
+                       batch_size: int = 16, chunk_tokens: int = 1024) -> list[float]:
+    """Mean token entropy of each response under ``model``, in order.
+
+    ``seqs``: [(prompt token ids, response token ids)], each non-empty. Sequences are right
+    padded in batches; the entropy at each response token is that of the (temperature-scaled)
+    distribution that predicted it, from ``azr.rl.logprobs.policy_logprobs`` (chunked head)."""
+    import torch
+
+    from azr.rl.logprobs import policy_logprobs
+
+    dev = next(model.parameters()).device
+    out: list[float] = []
+    for s in range(0, len(seqs), batch_size):
+        batch = seqs[s:s + batch_size]
+        T = max(len(p) + len(r) for p, r in batch)
+        ids = torch.full((len(batch), T), pad_id, dtype=torch.long)
+        attn = torch.zeros((len(batch), T), dtype=torch.long)
+        score = torch.zeros((len(batch), T), dtype=torch.long)
+        for i, (p, r) in enumerate(batch):
+            if not p or not r:
+                raise ValueError("each sequence needs a non-empty prompt and response")
+            ids[i, :len(p) + len(r)] = torch.tensor(list(p) + list(r))
+            attn[i, :len(p) + len(r)] = 1
+            score[i, len(p):len(p) + len(r)] = 1
+        with torch.no_grad():
+            _, ent = policy_logprobs(model, ids.to(dev), attn.to(dev), score.to(dev),
+                                     temperature=temperature, chunk_tokens=chunk_tokens)
+        out += mean_token_entropy(ent.float().cpu(), score.float())
+    return out
+
+
 def measure_checkpoint_entropy(checkpoint: str | Path, prompts: list[PromptItem], *, samples: int = 4,
                                max_new_tokens: int = 128, temperature: float = 1.0, seed: int = 0,
                                batch_size: int = 16, chunk_tokens: int = 1024, device: str = "auto") -> dict:
@@ -112,7 +144,6 @@ def measure_checkpoint_entropy(checkpoint: str | Path, prompts: list[PromptItem]
     """
     import torch
 
-    from azr.rl.logprobs import policy_logprobs
     from azr.rollout.config import ModelConfig, RolloutConfig
     from azr.rollout.hf import HFEngine
     from azr.rollout.models import load_model, load_tokenizer
@@ -127,36 +158,21 @@ def measure_checkpoint_entropy(checkpoint: str | Path, prompts: list[PromptItem]
     params = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens, n=samples, seed=seed)
     with torch.no_grad():
         completions = engine.generate([p.prompt for p in prompts], params)
-    seqs = [(item.group, c.prompt_token_ids, c.token_ids)
+    kept = [(item.group, list(c.prompt_token_ids), list(c.token_ids))
             for item, cs in zip(prompts, completions) for c in cs if c.token_ids and c.prompt_token_ids]
-    dev = next(model.parameters()).device
-    per_response: list[tuple[str | None, float, int]] = []
-    for s in range(0, len(seqs), batch_size):
-        batch = seqs[s:s + batch_size]
-        T = max(len(p) + len(r) for _, p, r in batch)
-        ids = torch.full((len(batch), T), tok.pad_token_id, dtype=torch.long)
-        attn = torch.zeros((len(batch), T), dtype=torch.long)
-        score = torch.zeros((len(batch), T), dtype=torch.long)
-        for i, (_, p, r) in enumerate(batch):  # right padding; positions follow the mask
-            ids[i, :len(p) + len(r)] = torch.tensor(list(p) + list(r))
-            attn[i, :len(p) + len(r)] = 1
-            score[i, len(p):len(p) + len(r)] = 1
-        with torch.no_grad():
-            _, ent = policy_logprobs(model, ids.to(dev), attn.to(dev), score.to(dev),
-                                     temperature=temperature, chunk_tokens=chunk_tokens)
-        for (group, _, r), h in zip(batch, mean_token_entropy(ent.float().cpu(), score.float())):
-            per_response.append((group, h, len(r)))
-    if not per_response:
+    if not kept:
         raise ValueError("no response had any token: nothing to measure")
+    ents = response_entropies(model, [(p, r) for _, p, r in kept], pad_id=tok.pad_token_id,
+                              temperature=temperature, batch_size=batch_size, chunk_tokens=chunk_tokens)
     by_group: dict[str, list[float]] = {}
-    for g, h, _ in per_response:
+    for (g, _, _), h in zip(kept, ents):
         if g is not None:
             by_group.setdefault(g, []).append(h)
     return {
         "checkpoint": str(checkpoint),
-        "overall": sum(h for _, h, _ in per_response) / len(per_response),
+        "overall": sum(ents) / len(ents),
         "by_group": {g: sum(v) / len(v) for g, v in sorted(by_group.items())},
-        "responses": len(per_response),
-        "tokens": sum(n for _, _, n in per_response),
+        "responses": len(ents),
+        "tokens": sum(len(r) for _, _, r in kept),
         "temperature": temperature, "samples": samples, "max_new_tokens": max_new_tokens,
     }

@@ -141,7 +141,7 @@ def plot_sparsity(rows: Sequence[tuple[str, dict]], path: Path) -> Path:
     plt = _pyplot()
     cats = ["total"] + [m for m in ("attention", "mlp", "embeddings", "norms", "lm_head", "other")
                         if any(m in r["by_module"] for _, r in rows)]
-    width_in = max(6.5, 0.6 * len(cats) * max(1, len(rows)) + 3)
+    width_in = min(12.0, max(6.5, 0.6 * len(cats) * max(1, len(rows)) + 3))
     fig, ax = plt.subplots(figsize=(width_in, 4.2), layout="constrained")
     width = 0.8 / max(1, len(rows))
     for i, (color, (label, r)) in enumerate(zip(_colors(len(rows)), rows)):

@@ -33,6 +33,9 @@ from azr.analysis.rundir import (
 )
 
 DIFFICULTY_FILE = Path("analysis") / "difficulty.json"
+#: Figures of the report, in page order.
+FIGURE_KEYS: tuple[str, ...] = ("passk", "difficulty", "proposal_difficulty", "entropy", "sparsity", "rewards",
+                                "response_length", "training")
 
 
 @dataclass
@@ -179,16 +182,20 @@ def fig_entropy(runs: list[RunInfo], out: Path) -> Figure:
     return f
 
 
-def _sparsity_pair(r: RunInfo) -> tuple[Path, Path, str] | None:
+def _sparsity_pairs(r: RunInfo) -> list[tuple[Path, Path, str]]:
+    """Candidate (A, B, description) pairs for a run, best first: the base model of the config
+    (when it is a local folder) -> last checkpoint, then first -> last checkpoint."""
     ckpts = r.checkpoints
     if not ckpts:
-        return None
-    base = (r.config.get("model") or {}).get("path") if isinstance(r.config.get("model"), dict) else None
+        return []
+    model = r.config.get("model")
+    base = model.get("path") if isinstance(model, dict) else None
+    out = []
+    if isinstance(base, str) and base and Path(base).is_dir() and has_weights(Path(base)):
+        out.append((Path(base), ckpts[-1].path, f"base model -> step {ckpts[-1].step}"))
     if len(ckpts) >= 2:
-        return ckpts[0].path, ckpts[-1].path, f"step {ckpts[0].step} -> step {ckpts[-1].step}"
-    if isinstance(base, str) and Path(base).is_dir() and has_weights(Path(base)):
-        return Path(base), ckpts[-1].path, f"base model -> step {ckpts[-1].step}"
-    return None
+        out.append((ckpts[0].path, ckpts[-1].path, f"step {ckpts[0].step} -> step {ckpts[-1].step}"))
+    return out
 
 
 def fig_sparsity(runs: list[RunInfo], out: Path, atol: float | None = None) -> Figure:
@@ -198,26 +205,30 @@ def fig_sparsity(runs: list[RunInfo], out: Path, atol: float | None = None) -> F
     f = Figure("sparsity", "Update sparsity against baselines")
     rows, descs, problems = [], [], []
     for r in runs:
-        pair = _sparsity_pair(r)
-        if pair is None:
-            problems.append(f"{r.label}: needs two checkpoints (or a local base model)")
-            continue
-        try:
-            res = compute_sparsity(pair[0], pair[1], atol=atol).to_json(with_tensors=False)
-        except (CheckpointError, OSError) as e:
-            problems.append(f"{r.label}: {e}")
-            continue
-        rows.append((f"{r.label}{' [baseline]' if r.baseline else ''}", res))
-        descs.append(f"{r.label}: {pair[2]} ({res['total']['numel']:,} parameters, "
-                     f"{res['total']['changed']:,} changed)")
+        pairs = _sparsity_pairs(r)
+        if not pairs:
+            problems.append(f"{r.label}: needs two checkpoints (or one and a local base model)")
+        errors = []
+        for a, b, desc in pairs:
+            try:
+                res = compute_sparsity(a, b, atol=atol).to_json(with_tensors=False)
+            except (CheckpointError, OSError) as e:
+                errors.append(f"{desc}: {e}")
+                continue
+            rows.append((f"{r.label}{' [baseline]' if r.baseline else ''}", res))
+            descs.append(f"{r.label}: {desc} ({res['total']['numel']:,} parameters, "
+                         f"{res['total']['changed']:,} changed)")
+            break
+        else:
+            problems += [f"{r.label}: {e}" for e in errors]
     if not rows:
         f.missing = "checkpoints in RUN/checkpoints/ (at least two per run): " + "; ".join(problems)
         return f
     (out / "sparsity.json").write_text(json.dumps(dict(rows), indent=1))
     f.file = plots.plot_sparsity(rows, out / "sparsity.png").name
     crit = "stored bits identical" if atol is None else f"|delta| < {atol:g}"
-    f.caption = (f"Share of parameters left unchanged ({crit}) between the first and the last checkpoint of each "
-                 f"run, per module type and in total (tied weights counted once). " + "; ".join(descs) + "."
+    f.caption = (f"Share of parameters left unchanged ({crit}) by training, per module type and in total "
+                 f"(tied weights counted once). " + "; ".join(descs) + "."
                  + (f" Not shown: {'; '.join(problems)}." if problems else "") + " Numbers: sparsity.json.")
     return f
 
@@ -323,8 +334,9 @@ def render_html(title: str, runs: list[RunInfo], figures: list[Figure]) -> str:
 
 def build_report(runs: list[str | Path], evals: list[str | Path] = (), baselines: list[str | Path] = (),
                  output: str | Path | None = None, atol: float | None = None,
-                 title: str = "azr report") -> tuple[Path, list[Figure]]:
-    """Write ``index.html`` and its PNGs; return (path of index.html, figures)."""
+                 title: str = "azr report", only: list[str] | None = None) -> tuple[Path, list[Figure]]:
+    """Write ``index.html`` and its PNGs; return (path of index.html, figures).
+    ``only``: build just these figure keys (``FIGURE_KEYS``); default all."""
     from azr.analysis.passk import load_curves
 
     if not runs:
@@ -335,10 +347,16 @@ def build_report(runs: list[str | Path], evals: list[str | Path] = (), baselines
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):
         old.unlink()
+    unknown = set(only or ()) - set(FIGURE_KEYS)
+    if unknown:
+        raise ValueError(f"unknown figures {sorted(unknown)}; known: {', '.join(FIGURE_KEYS)}")
     curves = load_curves(list(evals)) if evals else []
-    figures = [fig_passk(curves, out), fig_difficulty(infos, out), fig_proposal_difficulty(infos, out),
-               fig_entropy(infos, out), fig_sparsity(infos, out, atol), fig_rewards(infos, out),
-               fig_response_length(infos, out), fig_training(infos, out)]
+    makers = {"passk": lambda: fig_passk(curves, out), "difficulty": lambda: fig_difficulty(infos, out),
+              "proposal_difficulty": lambda: fig_proposal_difficulty(infos, out),
+              "entropy": lambda: fig_entropy(infos, out), "sparsity": lambda: fig_sparsity(infos, out, atol),
+              "rewards": lambda: fig_rewards(infos, out), "response_length": lambda: fig_response_length(infos, out),
+              "training": lambda: fig_training(infos, out)}
+    figures = [makers[k]() for k in FIGURE_KEYS if only is None or k in only]
     index = out / "index.html"
     index.write_text(render_html(title, infos, figures))
     return index, figures

@@ -18,14 +18,26 @@ from azr.selfplay.records import rng_for
 log = logging.getLogger("azr.baselines")
 
 
-def run_problems(cfg: BaselineConfig, sandbox) -> list[Problem]:
-    """The problems of a run: ``rlvr.dataset`` files (benchmark refusal unless
-    ``rlvr.force_dataset``), or a generator-made dataset computed in ``sandbox``."""
+def preload_problems(cfg: BaselineConfig, resume: bool) -> list[Problem] | None:
+    """The problems of a run when they come from files: the run's own ``dataset.jsonl`` on
+    resume, else the ``rlvr.dataset`` files (benchmark refusal unless ``rlvr.force_dataset``).
+    None when a generator-made dataset is needed. Called before anything is written."""
+    saved = Path(cfg.run.run_dir) / "dataset.jsonl"
+    if resume and saved.is_file():
+        return load_dataset(saved, force=True)
     r = cfg.rlvr
     if r.dataset:
         return load_dataset(list(r.dataset), task_types=r.task_types, force=r.force_dataset,
                             data_dir=cfg.run.data_dir or None)
+    return None
+
+
+def generate_problems(cfg: BaselineConfig, sandbox) -> list[Problem]:
+    """The generator-made dataset of a run (``rlvr.generated_size`` problems, seeded by
+    ``run.seed``), outputs computed in ``sandbox``."""
     from azr.baselines.generated import generated_problems
+
+    r = cfg.rlvr
 
     problems = [p for p in generated_problems(r.generated_size, cfg.run.seed, sandbox=sandbox)
                 if p.task_type.value in r.task_types]

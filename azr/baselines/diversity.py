@@ -157,3 +157,40 @@ def apply_penalty(rewards: Sequence[float], penalties: Sequence[float], floor: f
     if floor is None:
         return [r - p for r, p in zip(rewards, penalties)]
     return [max(min(r, floor), r - p) for r, p in zip(rewards, penalties)]
+
+
+def penalise_near_duplicates(
+    texts: Sequence[str],
+    rewards: Sequence[float],
+    valid: Sequence[bool],
+    *,
+    weight: float,
+    threshold: float = 0.5,
+    measure: str = "bleu",
+    floor: float | None = 0.0,
+) -> tuple[list[float], dict[str, float]]:
+    """One task type's proposer rewards after the repetition penalty (what a trainer calls).
+
+    Only the ``valid`` proposals are clustered and penalised; the others keep their reward.
+    Returns the new rewards and metrics ``diversity/clusters`` (distinct clusters among the
+    valid proposals), ``diversity/duplicate_rate`` (share of valid proposals in a cluster of
+    two or more) and ``diversity/penalty_mean``.
+    """
+    if not len(texts) == len(rewards) == len(valid):
+        raise ValueError(f"lengths differ: {len(texts)} texts, {len(rewards)} rewards, {len(valid)} flags")
+    idx = [i for i, v in enumerate(valid) if v]
+    out = [float(r) for r in rewards]
+    if not idx or weight == 0:
+        return out, {}
+    sub = [texts[i] for i in idx]
+    labels = cluster(sub, threshold, measure)
+    sizes = Counter(labels)
+    pens = [weight * sizes[label] / len(sub) for label in labels]
+    for i, r in zip(idx, apply_penalty([out[i] for i in idx], pens, floor)):
+        out[i] = r
+    metrics = {
+        "diversity/clusters": float(len(sizes)),
+        "diversity/duplicate_rate": sum(sizes[label] > 1 for label in labels) / len(sub),
+        "diversity/penalty_mean": sum(pens) / len(pens),
+    }
+    return out, metrics

@@ -26,9 +26,17 @@ from pathlib import Path
 
 import torch
 
-from azr.baselines.common import Session, batch_indices, maybe_checkpoint, open_session, run_problems, save_dataset
+from azr.baselines.common import (
+    Session,
+    batch_indices,
+    generate_problems,
+    maybe_checkpoint,
+    open_session,
+    preload_problems,
+    save_dataset,
+)
 from azr.baselines.config import BaselineConfig
-from azr.baselines.dataset import Problem, load_dataset
+from azr.baselines.dataset import Problem
 from azr.baselines.offpolicy import explore_count, importance_weights
 from azr.rl.advantages import compute_advantages
 from azr.rl.batch import make_policy_batch
@@ -133,6 +141,7 @@ def train_rlvr(cfg: BaselineConfig, resume: bool = False) -> Path:
     from azr.selfplay.progress import Progress
     from azr.selfplay.trainer import _write_samples
 
+    problems = preload_problems(cfg, resume)  # bad or refused files fail before anything is written
     s = open_session(cfg, resume)
     engine = HFEngine(s.model, s.tokenizer, cfg.rollout)
     explorer = _explorer(cfg, engine, s)
@@ -141,8 +150,7 @@ def train_rlvr(cfg: BaselineConfig, resume: bool = False) -> Path:
     try:
         with Sandbox(cfg.executor) as sandbox:
             env = CodeEnv(sandbox)
-            saved = s.run_dir / "dataset.jsonl"
-            problems = load_dataset(saved, force=True) if resume and saved.is_file() else run_problems(cfg, sandbox)
+            problems = problems or generate_problems(cfg, sandbox)
             save_dataset(s.run_dir, problems)
             log.info("RLVR on %d problems (%s)", len(problems), ", ".join(cfg.rlvr.dataset) or "generator-made")
             last_ckpt = 0.0

@@ -63,9 +63,14 @@ def score_humaneval(problems, samples, ctx) -> list[SampleResult]:
 
 
 # ------------------------------------------------------------------------------ EvalPlus
+# Expected outputs larger than this (pickled bytes) are not shipped with every check job
+# but recomputed inside it from the canonical solution.
+GT_SHIP_LIMIT = 1 << 20
+
+
 def _gt_key(problem: Problem) -> str:
     m = problem.meta
-    blob = json.dumps([problem.prompt, problem.reference, m["base_input"], m["plus_input"]])
+    blob = json.dumps([problem.prompt, problem.reference, m["base_input"], m["plus_input"], GT_SHIP_LIMIT, "cpu-time"])
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -98,6 +103,8 @@ def evalplus_ground_truth(problems: Sequence[Problem], ctx: ScoringContext) -> d
             phases=("base", "plus"),
             mode="gt",
             expected=None,
+            gt_solution=None,
+            ship_limit=GT_SHIP_LIMIT,
             limits=None,
             atol=m["atol"],
             use_alarm=False,
@@ -146,11 +153,15 @@ def score_evalplus(problems, samples, ctx) -> list[SampleResult]:
             phases=("base", "plus"),
             mode="check",
             expected={ph: g[ph][0] for ph in ("base", "plus")},
+            gt_solution=p.prompt + p.reference,
+            ship_limit=GT_SHIP_LIMIT,
             limits=limits,
             atol=p.meta["atol"],
             use_alarm=True,
         )
-        jobs.append(Job(code, "_azr_main()", sum(phase_budget) + 1))
+        recompute = sum(sum(g[ph][1]) for ph in g if g[ph][0] is None)
+        wall = st.evalplus_wall_factor * (sum(phase_budget) + recompute) + 5.0
+        jobs.append(Job(code, "_azr_main()", wall))
     out = []
     for s, res in zip(samples, ctx.run(jobs)):
         value = _literal(res.value) if res.status == "ok" else None
@@ -221,6 +232,16 @@ def _method_name(starter_code: str) -> str | None:
     return None
 
 
+# Imports available to LiveCodeBench programs (as in LiveCodeBench's own harness, starter
+# code uses ``List`` etc. without importing them).
+LCB_PRELUDE = (
+    "from typing import *\nfrom collections import *\nfrom itertools import *\n"
+    "from functools import *\nfrom heapq import *\nfrom bisect import *\nfrom math import *\n"
+    "import sys, math, re, string, collections, heapq, bisect, itertools, functools, copy\n"
+    "sys.setrecursionlimit(50000)\n"
+)
+
+
 def score_livecodebench(problems, samples, ctx) -> list[SampleResult]:
     """LiveCodeBench public tests: stdin programs and ``class Solution`` methods."""
     from azr.executor import Job
@@ -229,12 +250,12 @@ def score_livecodebench(problems, samples, ctx) -> list[SampleResult]:
     jobs = []
     for s in samples:
         p = problems[s.task_id]
-        program = s.solution if s.solution is not None else s.completion
+        program = LCB_PRELUDE + (s.solution if s.solution is not None else s.completion)
         tests = p.meta["tests"]
         code = harness.render(harness.LIVECODEBENCH, program=program, tests=tests,
                               method=_method_name(p.meta["starter_code"]), test_timeout=per_test,
                               use_alarm=True)
-        jobs.append(Job(code, "_azr_main()", per_test * len(tests) + 2))
+        jobs.append(Job(code, "_azr_main()", 2 * per_test * len(tests) + 5))
     out = []
     for s, res in zip(samples, ctx.run(jobs)):
         value = _literal(res.value) if res.status == "ok" else None

@@ -11,10 +11,13 @@ Semantics follow the reference harnesses:
 - EVALPLUS: EvalPlus ``untrusted_check`` -- exec the solution, call the entry point on
   every input, compare with the ground-truth output (special oracles, ``atol``,
   ``np.allclose(rtol=1e-7)``), stop at the first failure; a test fails when it runs past
-  its limit ``max(1 s, 4 x ground-truth time)`` (interrupted by SIGALRM where available,
-  and checked after the fact in any case). Base and plus phases each exec the solution
+  its limit ``max(1 s, 4 x ground-truth time)``. Deliberate difference: times are CPU
+  seconds of the sandboxed process (ITIMER_PROF interrupts, and a check after the fact),
+  not wall seconds as in EvalPlus, so that verdicts do not depend on machine load; the
+  job's wall-clock timeout still ends programs that sleep or block. Base and plus phases each exec the solution
   afresh, as EvalPlus runs them in separate processes. Mode "gt" records the canonical
-  outputs (pickled, base64) and their run times.
+  outputs (pickled, base64) and their run times; outputs too large to ship (MBPP+ has a
+  780 MB one) are recomputed inside each check job before the candidate's code runs.
 - LIVECODEBENCH: stdin tests run the program as ``__main__`` with the input on stdin and
   compare stripped output lines (tokens compared as decimals when the text differs);
   functional tests call ``Solution().<method>(*args)`` on JSON-decoded arguments.
@@ -23,6 +26,7 @@ Semantics follow the reference harnesses:
 COMMON = r'''
 import base64 as _azr_b64, io as _azr_io, json as _azr_json, pickle as _azr_pickle
 import signal as _azr_signal, sys as _azr_sys, time as _azr_time, contextlib as _azr_ctx
+import gc as _azr_gc
 
 
 class _AzrTimeout(BaseException):
@@ -58,12 +62,15 @@ def _azr_alarm_handler(signum, frame):
 
 @_azr_ctx.contextmanager
 def _azr_limit(seconds):
-    """Interrupt after ``seconds`` with SIGALRM when we are in the main thread."""
+    """Interrupt after ``seconds`` of CPU time (ITIMER_PROF/SIGPROF; main thread only).
+
+    CPU time rather than wall time: the limits must not depend on how busy the machine is
+    (the job's wall-clock timeout, enforced by the sandbox, catches sleeping programs)."""
     armed = False
     if seconds and _AZR_USE_ALARM:
         try:
-            _azr_signal.signal(_azr_signal.SIGALRM, _azr_alarm_handler)
-            _azr_signal.setitimer(_azr_signal.ITIMER_REAL, seconds)
+            _azr_signal.signal(_azr_signal.SIGPROF, _azr_alarm_handler)
+            _azr_signal.setitimer(_azr_signal.ITIMER_PROF, seconds)
             armed = True
         except (ValueError, OSError):
             armed = False
@@ -71,7 +78,7 @@ def _azr_limit(seconds):
         yield
     finally:
         if armed:
-            _azr_signal.setitimer(_azr_signal.ITIMER_REAL, 0)
+            _azr_signal.setitimer(_azr_signal.ITIMER_PROF, 0)
 
 
 def _azr_short(exc):
@@ -198,22 +205,51 @@ def _azr_digit_distance(a, b):
     return sum(abs(int(x) - int(y)) for x, y in zip(sa.zfill(w), sb.zfill(w)))
 
 
-def _azr_gt(phase):
-    fn = _azr_load()
+def _azr_gt_outputs(phase, source):
+    """Run the canonical solution on every input of ``phase`` -> (outputs, seconds each)."""
+    ns = {}
+    exec(source, ns)
+    fn = ns[_AZR_ENTRY]
     outs, times = [], []
     for inp in _azr_inputs(phase):
         inp = _azr_deepcopy(inp)
-        start = _azr_time.time()
+        start = _azr_time.process_time()
         outs.append(fn(*inp))
-        times.append(_azr_time.time() - start)
+        times.append(_azr_time.process_time() - start)
     if _AZR_ENTRY in _AZR_NOT_NONE and _AZR_DATASET == "mbpp":
         outs = [o is not None for o in outs]
+    return outs, times
+
+
+def _azr_gt(phase):
+    """Mode "gt": (pickled outputs as base64, or None when larger than _AZR_SHIP_LIMIT, times)."""
+    outs, times = _azr_gt_outputs(phase, _AZR_SOLUTION)
+    chunks, size = [], 0
+    for o in outs:
+        chunks.append(_azr_pickle.dumps(o))
+        size += len(chunks[-1])
+        if size > _AZR_SHIP_LIMIT:
+            return None, times  # too big to ship: recomputed inside each check job
+    del chunks
     return _azr_b64.b64encode(_azr_pickle.dumps(outs)).decode("ascii"), times
 
 
-def _azr_check(phase):
+def _azr_expected():
+    """Expected outputs per phase, computed *before* any candidate code runs (so that the
+    candidate cannot tamper with the canonical solution's modules)."""
+    out = {}
+    for phase in _AZR_PHASES:
+        blob = _AZR_EXPECTED[phase]
+        if blob is None:
+            out[phase] = _azr_gt_outputs(phase, _AZR_GT_SOLUTION)[0]
+        else:
+            out[phase] = _azr_pickle.loads(_azr_b64.b64decode(blob))
+    _azr_gc.freeze()  # keep (possibly huge) expected outputs out of the candidate's GC passes
+    return out
+
+
+def _azr_check(phase, expected):
     """-> (status "pass"|"fail"|"timeout", number of tests run, reason)."""
-    expected = _azr_pickle.loads(_azr_b64.b64decode(_AZR_EXPECTED[phase]))
     limits = _AZR_LIMITS[phase]
     atol = _AZR_ATOL
     try:
@@ -223,11 +259,11 @@ def _azr_check(phase):
     inputs = _azr_inputs(phase)
     for i, inp in enumerate(inputs):
         try:
-            start = _azr_time.perf_counter()
+            start = _azr_time.process_time()
             with _azr_limit(limits[i]):
                 with _azr_quiet():
                     out = fn(*inp)
-            if _azr_time.perf_counter() - start > limits[i]:
+            if _azr_time.process_time() - start > limits[i]:
                 raise _AzrTimeout()
             exp = expected[i]
             exact = out == exp
@@ -266,9 +302,10 @@ def _azr_check(phase):
 def _azr_main():
     if _AZR_MODE == "gt":
         return tuple(_azr_gt(phase) for phase in _AZR_PHASES)
+    expected = _azr_expected()
     results = []
     for phase in _AZR_PHASES:
-        status = _azr_check(phase)
+        status = _azr_check(phase, expected[phase])
         results.append(status)
         if status[0] != "pass":
             break  # EvalPlus+ needs base and plus to pass; later phases are not run
@@ -328,10 +365,10 @@ def _azr_run_functional(test):
 def _azr_main():
     for i, test in enumerate(_AZR_TESTS):
         try:
-            start = _azr_time.perf_counter()
+            start = _azr_time.process_time()
             with _azr_limit(_AZR_TEST_TIMEOUT):
                 ok = (_azr_run_stdin if test.get("testtype") == "stdin" else _azr_run_functional)(test)
-            if _azr_time.perf_counter() - start > _AZR_TEST_TIMEOUT:
+            if _azr_time.process_time() - start > _AZR_TEST_TIMEOUT:
                 return ("timeout", i + 1, "test %d over %.1f s" % (i, _AZR_TEST_TIMEOUT))
         except _AzrTimeout:
             return ("timeout", i + 1, "test %d over %.1f s" % (i, _AZR_TEST_TIMEOUT))

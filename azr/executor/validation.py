@@ -124,6 +124,11 @@ def result_failure(res: ExecResult) -> Validation | None:
     return _reject(f"runtime_error:{res.error_type}", res.error_message or "")
 
 
+def probe_error_reason(error_type: str) -> str:
+    """Reason code of an exception raised by ``f`` inside the probe."""
+    return "memory_limit" if error_type == "MemoryError" else f"runtime_error:{error_type}"
+
+
 def _interpret(res: ExecResult, n_inputs: int, limits: ValidationLimits) -> Validation:
     """Turn one probe run into a Validation (outputs as reprs)."""
     failure = result_failure(res)
@@ -137,14 +142,14 @@ def _interpret(res: ExecResult, n_inputs: int, limits: ValidationLimits) -> Vali
         if not (isinstance(item, tuple) and item and item[0] in ("ok", "error")):
             return _reject("sandbox_error", "malformed probe report")
         if item[0] == "error":
-            return _reject(f"runtime_error:{item[1]}", f"input {i}: {item[2]}")
+            return _reject(probe_error_reason(item[1]), f"input {i}: {item[2]}")
         _, r, same, roundtrip = item
-        if not same:
-            return _reject("nondeterministic", f"input {i}: two calls in one process differ")
         if len(r) > limits.max_output_chars:
             return _reject("output_too_large", f"input {i}: repr has {len(r)} > {limits.max_output_chars} characters")
         if not roundtrip:
             return _reject("output_not_literal", f"input {i}: {r[:200]}")
+        if not same:
+            return _reject("nondeterministic", f"input {i}: two calls in one process differ")
         outputs.append(r)
     return Validation(True, "", "", tuple(outputs))
 
@@ -225,6 +230,7 @@ __all__ = [
     "Proposal",
     "Validation",
     "ValidationLimits",
+    "probe_error_reason",
     "probe_job",
     "result_failure",
     "validate",

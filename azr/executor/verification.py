@@ -22,7 +22,7 @@ from typing import Sequence
 from azr.executor.checks import CallArgs, check_input, check_program
 from azr.executor.literals import MAX_LITERAL_CHARS, literal_equal, parse_literal
 from azr.executor.sandbox import ExecResult, Job, Sandbox
-from azr.executor.validation import probe_job, result_failure
+from azr.executor.validation import probe_error_reason, probe_job, result_failure
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ def _judge(req: VerifyRequest, res: ExecResult) -> Verdict:
         if not (isinstance(item, tuple) and item and item[0] in ("ok", "error")):
             return _wrong("sandbox_error", "malformed probe report")
         if item[0] == "error":
-            return _wrong(f"runtime_error:{item[1]}", f"hidden pair {i}: {item[2]}")
+            return _wrong(probe_error_reason(item[1]), f"hidden pair {i}: {item[2]}")
         verdict = _compare(gold, item[1], what=f"hidden pair {i}: ")
         if not verdict.correct:
             return verdict

@@ -17,7 +17,6 @@ Torch-free.
 
 from __future__ import annotations
 
-import ast
 import random
 import sysconfig
 from collections import Counter
@@ -42,43 +41,23 @@ _SOLVE_THINK = {
 }
 
 
-def _runner_code(program: str, inputs: Sequence[str]) -> str:
-    """Module source that defines ``f`` and a ``_azr_outputs()`` returning one repr (or None) per input."""
-    lines = [program, "", "", "def _azr_outputs():", "    outs = []"]
-    for inp in inputs:
-        lines += [
-            "    try:",
-            f"        outs.append(repr(f({inp})))",
-            "    except Exception:",
-            "        outs.append(None)",
-        ]
-    lines.append("    return outs")
-    return "\n".join(lines) + "\n"
-
-
 def execute_programs(
     programs: Sequence[GeneratedProgram], sandbox, timeout_s: float = 5.0
 ) -> list[list[tuple[str, str]]]:
-    """Run every program on its inputs in ``sandbox`` (an ``azr.executor.Sandbox``).
+    """Run every program on all its inputs in ``sandbox`` (an ``azr.executor.Sandbox``).
 
-    Returns, per program, the (input, output repr) pairs that ran and gave an output of at most
-    ``MAX_OUTPUT_CHARS`` characters (empty when the program failed as a whole).
+    Uses the self-play validation (static checks, time limit, determinism across two
+    processes, literal outputs). Returns, per program, its (input, output repr) pairs, keeping
+    outputs of at most ``MAX_OUTPUT_CHARS`` characters; empty when the program was rejected.
     """
-    from azr.executor.sandbox import Job
+    from azr.executor.validation import Proposal, validate
 
-    jobs = [Job(code=_runner_code(p.program, p.inputs), expr="_azr_outputs()", timeout_s=timeout_s) for p in programs]
-    results = sandbox.run(jobs)
+    results = validate(sandbox, [Proposal(p.program, p.inputs) for p in programs], timeout_s=timeout_s)
     out: list[list[tuple[str, str]]] = []
-    for p, r in zip(programs, results):
+    for p, v in zip(programs, results):
         pairs: list[tuple[str, str]] = []
-        if r.status == "ok" and r.value is not None:
-            try:
-                outputs = ast.literal_eval(r.value)  # a list of repr strings / None: data, not code
-            except (ValueError, SyntaxError):
-                outputs = []
-            for inp, o in zip(p.inputs, outputs if isinstance(outputs, list) else []):
-                if isinstance(o, str) and len(o) <= MAX_OUTPUT_CHARS:
-                    pairs.append((inp, o))
+        if v.valid and v.outputs is not None:
+            pairs = [(i, o) for i, o in zip(p.inputs, v.outputs) if len(o) <= MAX_OUTPUT_CHARS]
         out.append(pairs)
     return out
 

@@ -23,21 +23,28 @@ import torch
 from torch import nn
 
 
-def _chunk_stats(
-    h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, labels: torch.Tensor, scale: float
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``z [n,V]`` fp32, ``logp [n,V]``, ``label logp [n]``, ``entropy [n]`` of one chunk."""
+def _chunk_logp(
+    h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, scale: float
+) -> torch.Tensor:
+    """Log-softmax of one chunk's logits, ``[n, V]`` float32 (float64 for float64 inputs)."""
     z = h @ weight.t()
     if bias is not None:
         z = z + bias
     if z.dtype != torch.float64:
         z = z.float()
     if scale != 1.0:
-        z = z * scale
-    logp = torch.log_softmax(z, dim=-1)
+        z.mul_(scale)  # z is always a fresh buffer here
+    return z.sub_(torch.logsumexp(z, dim=-1, keepdim=True))  # in place: one [n, V] buffer
+
+
+def _chunk_stats(
+    h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, labels: torch.Tensor, scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(label logp [n], entropy [n])`` of one chunk, with two ``[n, V]`` buffers at most."""
+    logp = _chunk_logp(h, weight, bias, scale)
     lp = logp.gather(-1, labels[:, None]).squeeze(-1)
-    ent = -(logp.exp() * logp).sum(-1)
-    return z, logp, lp, ent
+    ent = -(logp.exp().mul_(logp)).sum(-1)
+    return lp, ent
 
 
 class _ChunkedLogprobEntropy(torch.autograd.Function):
@@ -49,7 +56,7 @@ class _ChunkedLogprobEntropy(torch.autograd.Function):
         ent = torch.empty(n, dtype=out_dtype, device=hidden.device)
         with torch.no_grad():
             for s in range(0, n, chunk):
-                _, _, lp[s : s + chunk], ent[s : s + chunk] = _chunk_stats(
+                lp[s : s + chunk], ent[s : s + chunk] = _chunk_stats(
                     hidden[s : s + chunk], weight, bias, labels[s : s + chunk], scale
                 )
         ctx.save_for_backward(hidden, weight, bias, labels, ent)
@@ -68,23 +75,27 @@ class _ChunkedLogprobEntropy(torch.autograd.Function):
         grad_b = torch.zeros(bias.shape, dtype=acc_dtype, device=bias.device) if need_b else None
         for s in range(0, hidden.shape[0], chunk):
             h = hidden[s : s + chunk]
-            _, logp, _, _ = _chunk_stats(h, weight, bias, labels[s : s + chunk], scale)
-            p = logp.exp()
-            dz = torch.zeros_like(logp)
-            if g_ent is not None:
-                # dH/dz = -p * (log p + H)
-                dz -= (g_ent[s : s + chunk, None] * p) * (logp + ent[s : s + chunk, None])
-            if g_lp is not None:
+            logp = _chunk_logp(h, weight, bias, scale)  # [n, V]
+            p = logp.exp()  # [n, V]
+            if g_ent is not None:  # dH/dz = -p * (log p + H), built in logp's buffer
+                dz = logp.add_(ent[s : s + chunk, None]).mul_(p).mul_(-g_ent[s : s + chunk, None])
+            else:
+                dz = logp.zero_()
+            if g_lp is not None:  # dlogp_y/dz = onehot(y) - p
                 gl = g_lp[s : s + chunk, None]
-                dz -= gl * p
-                dz.scatter_add_(-1, labels[s : s + chunk, None], gl)
+                dz.sub_(p.mul_(gl))
+                dz.scatter_add_(-1, labels[s : s + chunk, None], gl.to(dz.dtype))
+            del p
             if scale != 1.0:
                 dz *= scale
             dz_c = dz.to(weight.dtype)
             if need_h:
-                grad_h[s : s + chunk] = dz_c @ weight
+                torch.mm(dz_c, weight, out=grad_h[s : s + chunk])
             if need_w:
-                grad_w += (dz_c.t() @ h).to(acc_dtype)
+                if acc_dtype == weight.dtype:
+                    grad_w.addmm_(dz_c.t(), h)
+                else:
+                    grad_w += (dz_c.t() @ h).to(acc_dtype)
             if need_b:
                 grad_b += dz.sum(0).to(acc_dtype)
         if grad_w is not None:
@@ -113,7 +124,8 @@ def chunked_logprobs_entropy(
         scale: multiplies the logits (``logit_scale / temperature``).
         chunk_tokens: positions per chunk; peak extra memory ~ a few x ``chunk_tokens x V`` fp32.
     Returns:
-        ``(logprobs [N], entropy [N])``, float32 (float64 for float64 inputs); differentiable w.r.t. hidden, weight and bias.
+        ``(logprobs [N], entropy [N])``, float32 (float64 for float64 inputs); differentiable
+        w.r.t. hidden, weight and bias.
     """
     if hidden.dim() != 2 or weight.dim() != 2 or labels.dim() != 1:
         raise ValueError(
@@ -136,7 +148,13 @@ def naive_logprobs_entropy(
     scale: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Reference: same contract as ``chunked_logprobs_entropy``, materialising all logits."""
-    _, _, lp, ent = _chunk_stats(hidden, weight, bias, labels.long(), float(scale))
+    z = hidden @ weight.t()
+    if bias is not None:
+        z = z + bias
+    z = z.double() if z.dtype == torch.float64 else z.float()
+    logp = torch.log_softmax(z * float(scale), dim=-1)
+    lp = logp.gather(-1, labels.long()[:, None]).squeeze(-1)
+    ent = -(logp.exp() * logp).sum(-1)
     return lp, ent
 
 

@@ -72,6 +72,9 @@ def run(args) -> int:
 
     try:
         run_dir = train(cfg, resume=bool(args.resume))
+    except FileExistsError as e:
+        print(f"azr train: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("azr train: interrupted; continue with --resume", file=sys.stderr)
         return 130

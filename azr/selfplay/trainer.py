@@ -58,19 +58,20 @@ def resolve_model_path(cfg: Config, run_dir: Path) -> str:
     return path  # a hub id, where a hub is reachable
 
 
-def _setup_logging(run_dir: Path) -> None:
+def _setup_logging(run_dir: Path) -> list[logging.Handler]:
+    """Log ``azr.*`` to ``<run>/train.log`` and stderr; return the handlers added."""
     root = logging.getLogger("azr")
-    if not any(getattr(h, "_azr_run", None) == str(run_dir) for h in root.handlers):
-        fh = logging.FileHandler(run_dir / "train.log")
-        fh._azr_run = str(run_dir)  # type: ignore[attr-defined]
-        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(fh)
-    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
-               for h in root.handlers):
+    fh = logging.FileHandler(run_dir / "train.log")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    added: list[logging.Handler] = [fh]
+    if not any(type(h) is logging.StreamHandler for h in root.handlers):
         sh = logging.StreamHandler()
         sh.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-        root.addHandler(sh)
+        added.append(sh)
+    for h in added:
+        root.addHandler(h)
     root.setLevel(logging.INFO)
+    return added
 
 
 def _write_samples(run_dir: Path, step: int, records: list[dict]) -> None:
@@ -88,6 +89,21 @@ def _buffer_files(buffers: Buffers, tmp: Path) -> dict[str, Path]:
 
 def train(cfg: Config, resume: bool = False) -> Path:
     """Run self-play training; return the run directory."""
+    run_dir = Path(cfg.run.run_dir)
+    if not resume and (run_dir / "checkpoints" / "LATEST").exists():
+        raise FileExistsError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, "
+                              "or choose another --run-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handlers = _setup_logging(run_dir)
+    try:
+        return _train(cfg, resume, run_dir)
+    finally:
+        for h in handlers:
+            logging.getLogger("azr").removeHandler(h)
+            h.close()
+
+
+def _train(cfg: Config, resume: bool, run_dir: Path) -> Path:
     import torch
 
     from azr.executor import Sandbox
@@ -100,9 +116,6 @@ def train(cfg: Config, resume: bool = False) -> Path:
     from azr.selfplay.update import policy_update
     from azr.selfplay.validation import build_val_sets, validate
 
-    run_dir = Path(cfg.run.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _setup_logging(run_dir)
     ckpt_dir = run_dir / "checkpoints"
     ckpt = latest_checkpoint(ckpt_dir) if resume else None
     if resume and ckpt is None:
@@ -110,6 +123,8 @@ def train(cfg: Config, resume: bool = False) -> Path:
     save_config(cfg, run_dir / "config.yaml")
 
     torch.manual_seed(cfg.run.seed)
+    if cfg.run.torch_threads:
+        torch.set_num_threads(cfg.run.torch_threads)
     model_path = str(ckpt) if ckpt is not None else resolve_model_path(cfg, run_dir)
     model = load_model(replace(cfg.model, path=model_path))
     tokenizer = load_tokenizer(model_path, trust_remote_code=cfg.model.trust_remote_code)
@@ -123,12 +138,15 @@ def train(cfg: Config, resume: bool = False) -> Path:
         buffers.load(ckpt / "buffers")
         log.info("resumed from %s (step %d)", ckpt, start)
     truncate_metrics(run_dir / "metrics.jsonl", start)
+    log.info("model %s loaded (%.1fM parameters) on %s", model_path,
+             sum(p.numel() for p in model.parameters()) / 1e6, next(model.parameters()).device)
     engine = HFEngine(model, tokenizer, cfg.rollout)
     writer = MetricsWriter(run_dir, cfg.run.sinks, cfg.run.wandb_project, to_dict(cfg))
     progress = Progress(cfg.selfplay.steps, start, enabled=cfg.run.progress)
     try:
         with Sandbox(cfg.executor) as sandbox:
             env = CodeEnv(sandbox)
+            log.info("sandbox ready: %d workers", cfg.executor.workers)
             if ckpt is None:
                 buffers.seed_zero()
                 if cfg.selfplay.seed_buffer_size:
@@ -139,6 +157,7 @@ def train(cfg: Config, resume: bool = False) -> Path:
             if cfg.selfplay.val_every:
                 val_sets = build_val_sets(cfg.selfplay.val_sets, cfg.selfplay.val_size, cfg.run.data_dir,
                                           cfg.run.seed, env)
+                log.info("validation sets: %s", {v.name: len(v.tasks) for v in val_sets})
             last_ckpt_time = 0.0
             for step in range(start + 1, cfg.selfplay.steps + 1):
                 t0 = time.perf_counter()

@@ -1,0 +1,101 @@
+"""``azr rlvr`` and ``azr sft``: the same-code baselines of the self-play study.
+
+    azr rlvr [--preset NAME] [--config FILE.yaml] [--set key=value ...] [--dataset FILE ...]
+             [--steps N] [--run-dir DIR] [--resume RUN_DIR] [--force]
+    azr sft  (same options)
+
+The config is the self-play config plus the ``rlvr``, ``sft`` and ``controls`` sections
+(``azr.baselines.config``), resolved as defaults <- preset <- command overlay <- file <-
+--set and checked before anything runs. ``--dataset`` takes JSONL files of triplets, folders
+of them, or run directories (their buffers); without it a generator-made dataset is used.
+Known evaluation benchmarks are refused unless ``--force``. Cheap to import (no torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+COMMANDS = {
+    "rlvr": "RL with verifiable rewards over a fixed dataset (GRPO groups; the self-play RL core)",
+    "sft": "supervised fine-tuning on solutions (reference answers or verified own samples)",
+}
+
+
+def register(subparsers) -> None:
+    for name, help_text in COMMANDS.items():
+        p = subparsers.add_parser(name, help=help_text, description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--preset", help="bundled preset: tiny, coder3b, coder7b")
+        p.add_argument("--config", help="YAML config file (self-play sections plus rlvr, sft, controls)")
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one setting, e.g. --set rlvr.group_size=8 (repeatable)")
+        p.add_argument("--dataset", action="append", default=[], metavar="FILE",
+                       help="dataset file / folder / run directory (repeatable; rlvr.dataset)")
+        p.add_argument("--steps", type=int, help=f"number of steps ({name}.steps)")
+        p.add_argument("--run-dir", help="run directory (run.run_dir)")
+        p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+        p.add_argument("--force", action="store_true", help="train on a dataset even if it is an evaluation benchmark")
+        p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+        p.set_defaults(func=run, baseline=name)
+
+
+def resolve(args):
+    """The checked ``BaselineConfig`` of the parsed arguments (raises ``ConfigError``)."""
+    import json
+
+    from azr.baselines.config import BaselineConfig, load_baseline_config
+    from azr.config import ConfigError, apply_overrides, check_registries, from_dict, load_yaml
+
+    overrides = list(args.overrides)
+    if args.steps is not None:
+        overrides.append(f"{args.baseline}.steps={args.steps}")
+    if args.dataset:
+        overrides.append(f"rlvr.dataset={json.dumps(args.dataset)}")
+    if args.force:
+        overrides.append("rlvr.force_dataset=true")
+    if args.resume:
+        if args.preset or args.config or args.run_dir:
+            raise ConfigError("--resume takes the run's own config.yaml; --preset/--config/--run-dir do not apply")
+        cfg_file = Path(args.resume) / "config.yaml"
+        if not cfg_file.is_file():
+            raise ConfigError(f"--resume {args.resume}: no config.yaml there (not a run directory)")
+        data = apply_overrides(load_yaml(str(cfg_file)), [*overrides, f"run.run_dir={args.resume}"], BaselineConfig)
+        cfg = from_dict(BaselineConfig, data)
+        check_registries(cfg)
+        return cfg
+    if args.run_dir:
+        overrides.append(f"run.run_dir={args.run_dir}")
+    return load_baseline_config(args.baseline, args.preset, args.config, overrides)
+
+
+def run(args) -> int:
+    from azr.baselines.dataset import DatasetError
+    from azr.config import ConfigError, to_dict
+
+    prog = f"azr {args.baseline}"
+    try:
+        cfg = resolve(args)
+    except ConfigError as e:
+        print(f"{prog}: config error: {e}", file=sys.stderr)
+        return 2
+    if args.print_config:
+        import yaml
+
+        print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
+        return 0
+    if args.baseline == "rlvr":
+        from azr.baselines.rlvr import train_rlvr as train
+    else:
+        from azr.baselines.sft import train_sft as train
+    try:
+        run_dir = train(cfg, resume=bool(args.resume))
+    except DatasetError as e:
+        print(f"{prog}: dataset error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; continue with --resume", file=sys.stderr)
+        return 130
+    print(f"run directory: {run_dir}")
+    return 0

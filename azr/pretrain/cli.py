@@ -1,0 +1,90 @@
+"""``azr pretrain``: build the bundled tiny model (corpus, tokenizer, training, measurement).
+
+    azr pretrain --out models/azr-tiny --work-dir /tmp/azr-pretrain --max-steps 800 --max-minutes 40
+    azr pretrain --measure-only --out models/azr-tiny      # re-measure a saved model
+
+Benchmark files under ``--data-dir`` (default ``$AZR_DATA_DIR``) are used only to
+decontaminate the corpus; without them the command refuses to run unless
+``--no-decontam`` is given. Torch is imported only inside the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("pretrain", help="pretrain the bundled tiny model (azr-tiny) from scratch")
+    p.add_argument("--out", default="models/azr-tiny", help="model folder to write")
+    p.add_argument("--work-dir", default="/tmp/azr-pretrain", help="corpus and token cache")
+    p.add_argument("--data-dir", default=None, help="benchmark data for decontamination (default: $AZR_DATA_DIR)")
+    p.add_argument("--no-decontam", action="store_true", help="skip decontamination (not for shipped models)")
+    p.add_argument("--seed", type=int, default=0, help="seed of corpus, initialisation and batch order")
+    p.add_argument("--n-programs", type=int, default=None, help="generator programs in the corpus")
+    p.add_argument("--stdlib-fraction", type=float, default=None, help="share of stdlib source in the corpus")
+    p.add_argument("--max-steps", type=int, default=None, help="optimiser steps (defines the LR schedule)")
+    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock cap on training (0: none)")
+    p.add_argument("--batch-size", type=int, default=None, help="sequences per step")
+    p.add_argument("--seq-len", type=int, default=None, help="tokens per sequence")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    p.add_argument("--hidden-size", type=int, default=None, help="model width")
+    p.add_argument("--layers", type=int, default=None, help="decoder blocks")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--fp32", action="store_true", help="train in fp32 (default: bf16 autocast)")
+    p.add_argument("--workers", type=int, default=2, help="sandbox workers")
+    p.add_argument("--measure-n", type=int, default=64, help="samples per (task, role) group when measuring; 0: skip")
+    p.add_argument("--measure-only", action="store_true", help="only measure the model in --out")
+    p.set_defaults(func=_cmd_pretrain)
+
+
+def _build_config(args: argparse.Namespace):
+    from azr.pretrain.config import PretrainConfig
+
+    cfg = PretrainConfig()
+    corpus = replace(cfg.corpus, seed=args.seed)
+    if args.n_programs is not None:
+        corpus = replace(corpus, n_programs=args.n_programs)
+    if args.stdlib_fraction is not None:
+        corpus = replace(corpus, stdlib_fraction=args.stdlib_fraction)
+    model = cfg.model
+    if args.hidden_size is not None:
+        model = replace(model, hidden_size=args.hidden_size)
+    if args.layers is not None:
+        model = replace(model, num_hidden_layers=args.layers)
+    train = replace(cfg.train, seed=args.seed, compile=args.compile, bf16=not args.fp32)
+    for name, field in (("max_steps", "max_steps"), ("max_minutes", "max_minutes"), ("batch_size", "batch_size"),
+                        ("seq_len", "seq_len"), ("lr", "lr")):
+        if getattr(args, name) is not None:
+            train = replace(train, **{field: getattr(args, name)})
+    return PretrainConfig(corpus=corpus, model=model, train=train)
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    try:
+        cfg = _build_config(args)
+    except (TypeError, ValueError) as exc:
+        log(f"azr pretrain: bad setting: {exc}")
+        return 2
+    from azr.pretrain.pipeline import measure_model, run_pipeline
+
+    if args.measure_only:
+        if not os.path.isdir(args.out):
+            log(f"azr pretrain: no model folder at {args.out}")
+            return 2
+        measure_model(args.out, cfg, args.workers, args.measure_n or 64, log)
+        return 0
+    data_dir = None
+    if not args.no_decontam:
+        data_dir = args.data_dir or os.environ.get("AZR_DATA_DIR")
+        if not data_dir or not os.path.isdir(data_dir):
+            log("azr pretrain: no benchmark data directory for decontamination "
+                "(give --data-dir or set AZR_DATA_DIR; --no-decontam to skip)")
+            return 2
+    run_pipeline(cfg, args.out, args.work_dir, data_dir, workers=args.workers, measure_n=args.measure_n, log=log)
+    return 0

@@ -1,0 +1,165 @@
+"""Measure a base model on the six (task, role) groups, at the self-play sampling temperature.
+
+Two prompt sets:
+
+- ``fresh``: tasks built from generator programs of a seed the corpus never used (executed in
+  the sandbox): solver prompts for each task type, proposer prompts with K fresh reference
+  triplets (deduction/abduction) or one fresh program (induction);
+- ``selfplay``: the proposer prompts self-play starts from, whose only reference is the
+  identity ``ZERO_TRIPLET`` (the seed of every buffer).
+
+Scores: format rate (the completion parses), valid-proposal rate (the sandbox accepts the
+program and inputs: static checks, time limit, determinism, literal outputs), novelty (valid
+and not a program of the training corpus), solver accuracy (verified in the sandbox).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from azr.tasks.generator import generate_programs
+from azr.tasks.parsing import parse_proposal, parse_solution
+from azr.tasks.prompts import proposer_prompt, solver_prompt
+from azr.tasks.types import ZERO_TRIPLET, InductionTask, TaskType, Triplet
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """How a model is measured."""
+
+    n_per_group: int = 64
+    """Prompts (one sample each) per (task, role) group and prompt set."""
+    seed: int = 1_000_003
+    """Seed of the fresh generator programs and of sampling (must differ from the corpus seed)."""
+    k_references: int = 3
+    """Reference triplets in fresh deduction/abduction proposer prompts."""
+    induction_n_inputs: int = 6
+    """Inputs an induction proposer prompt asks for."""
+    temperature: float = 1.0
+    """Sampling temperature (self-play rolls out at 1.0)."""
+    max_new_tokens: int = 320
+    """Completion budget per sample."""
+    batch_size: int = 16
+    """Prompts per ``generate`` call."""
+
+
+def sample(model, tokenizer, prompts: Sequence[str], cfg: MeasureConfig, seed: int) -> list[str]:
+    """One completion per prompt, sampled from the full distribution (no top-k/top-p)."""
+    import torch
+
+    torch.manual_seed(seed)
+    out: list[str] = []
+    model.eval()
+    for start in range(0, len(prompts), cfg.batch_size):
+        batch = list(prompts[start : start + cfg.batch_size])
+        enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.no_grad():
+            gen = model.generate(
+                **enc, do_sample=True, temperature=cfg.temperature, top_k=0, top_p=1.0,
+                max_new_tokens=cfg.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+        new = gen[:, enc["input_ids"].shape[1] :]
+        out.extend(tokenizer.batch_decode(new, skip_special_tokens=True))
+    return out
+
+
+def _rate(xs: Sequence[bool]) -> float:
+    return round(sum(xs) / len(xs), 4) if xs else 0.0
+
+
+def fresh_tasks(sandbox, cfg: MeasureConfig) -> tuple[list[Triplet], list[InductionTask]]:
+    """Triplets (one per program) and induction tasks from unseen generator programs."""
+    from azr.pretrain.corpus import execute_programs
+
+    n_inputs = max(cfg.induction_n_inputs, 2)
+    progs = generate_programs(cfg.n_per_group * 2, cfg.seed, n_inputs=n_inputs)
+    executed = execute_programs(progs, sandbox)
+    triplets, inductions = [], []
+    for p, pairs in zip(progs, executed):
+        if len(pairs) >= 2:
+            triplets.append(Triplet(p.program, *pairs[0]))
+            inductions.append(InductionTask(p.program, tuple(pairs), p.message))
+    return triplets, inductions
+
+
+def measure(model, tokenizer, sandbox, cfg: MeasureConfig = MeasureConfig(),
+            training_programs: frozenset[str] = frozenset()) -> tuple[dict, dict]:
+    """(metrics, example completions per group). Metric keys: ``{set}/{role}/{task}/{name}``."""
+    from azr.executor.validation import Proposal, validate
+    from azr.executor.verification import VerifyRequest, verify
+
+    rng = random.Random(cfg.seed)
+    n = cfg.n_per_group
+    triplets, inductions = fresh_tasks(sandbox, cfg)
+    if len(triplets) < n + cfg.k_references:
+        raise RuntimeError(f"only {len(triplets)} fresh tasks ran; need {n + cfg.k_references}")
+    D, A, I = TaskType.DEDUCTION, TaskType.ABDUCTION, TaskType.INDUCTION
+    jobs: list[tuple[str, TaskType, str, str, object]] = []  # (set, task, role, prompt, context)
+    for k in range(n):
+        t, ind = triplets[k], inductions[k]
+        jobs.append(("fresh", D, "solve", solver_prompt(D, t), t))
+        jobs.append(("fresh", A, "solve", solver_prompt(A, t), t))
+        jobs.append(("fresh", I, "solve", solver_prompt(I, ind), ind))
+        others = [x for j, x in enumerate(triplets) if j != k]
+        for tt in (D, A):
+            refs = rng.sample(others, cfg.k_references)
+            jobs.append(("fresh", tt, "propose", proposer_prompt(tt, refs), refs))
+        jobs.append(("fresh", I, "propose", proposer_prompt(I, [t], n_inputs=cfg.induction_n_inputs), t))
+        for tt in (D, A):
+            jobs.append(("selfplay", tt, "propose", proposer_prompt(tt, [ZERO_TRIPLET]), [ZERO_TRIPLET]))
+        jobs.append(("selfplay", I, "propose",
+                     proposer_prompt(I, [ZERO_TRIPLET], n_inputs=cfg.induction_n_inputs), ZERO_TRIPLET))
+    texts = sample(model, tokenizer, [j[3] for j in jobs], cfg, cfg.seed)
+
+    results: dict[str, list[bool]] = {}
+    lengths: dict[str, list[int]] = {}
+    examples: dict[str, list[str]] = {}
+    proposals, prop_keys, prop_programs = [], [], []
+    requests, req_keys = [], []
+    for (pset, tt, role, _, ctx), text in zip(jobs, texts):
+        key = f"{pset}/{role}/{tt}"
+        lengths.setdefault(key, []).append(len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+        examples.setdefault(key, [])
+        if len(examples[key]) < 2:
+            examples[key].append(text)
+        if role == "propose":
+            parsed = parse_proposal(tt, text)
+            results.setdefault(f"{key}/format_rate", []).append(parsed.ok)
+            if not parsed.ok:
+                results.setdefault(f"{key}/valid_rate", []).append(False)
+                if tt is not I:
+                    results.setdefault(f"{key}/novel_rate", []).append(False)
+                continue
+            if tt is I:
+                proposals.append(Proposal(ctx.program, parsed.inputs))
+                prop_programs.append(None)
+            else:
+                proposals.append(Proposal(parsed.program, (parsed.input,)))
+                prop_programs.append(parsed.program)
+            prop_keys.append((key, ctx))
+        else:
+            parsed = parse_solution(tt, text)
+            results.setdefault(f"{key}/format_rate", []).append(parsed.ok)
+            if not parsed.ok:
+                results.setdefault(f"{key}/accuracy", []).append(False)
+                continue
+            if tt is I:
+                requests.append(VerifyRequest("induction", answer=parsed.answer, pairs=ctx.hidden))
+            else:
+                requests.append(VerifyRequest(str(tt), answer=parsed.answer, program=ctx.program, output=ctx.output))
+            req_keys.append(key)
+    for (key, ctx), prog, v in zip(prop_keys, prop_programs, validate(sandbox, proposals)):
+        results.setdefault(f"{key}/valid_rate", []).append(v.valid)
+        if prog is not None:  # deduction/abduction: a new program, not a training one or a reference
+            known = training_programs | {r.program for r in ctx}
+            results.setdefault(f"{key}/novel_rate", []).append(v.valid and prog.strip() not in known)
+    for key, verdict in zip(req_keys, verify(sandbox, requests)):
+        results.setdefault(f"{key}/accuracy", []).append(verdict.correct)
+    metrics = {k: _rate(v) for k, v in sorted(results.items())}
+    for key, ls in sorted(lengths.items()):
+        metrics[f"{key}/response_tokens_mean"] = round(sum(ls) / len(ls), 1)
+    metrics["n_per_group"] = n
+    return metrics, examples

@@ -1,0 +1,108 @@
+"""The code-reasoning environment as the trainer sees it: validation and verification in the
+sandbox (``azr.executor``), shaped for the self-play step.
+
+Everything the model wrote is executed only inside the sandbox; this process only handles
+strings and the sandbox's reports. Any executor failure (timeout, crash, hostile program,
+a worker that dies) becomes an invalid proposal or a wrong answer, never an exception.
+
+Induction proposals: each of the proposer's inputs (deduplicated, at most N) is validated on
+its own, the failing ones are dropped, and the proposal is valid when at least
+``min_pairs`` inputs remain (the AZR reference keeps the valid inputs too).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from azr.executor.validation import Proposal, validate
+from azr.executor.verification import VerifyRequest, verify
+from azr.selfplay.buffer import Task
+from azr.selfplay.propose import dedupe_inputs, make_induction, make_triplet
+from azr.tasks.parsing import ProposalParse
+from azr.tasks.types import InductionTask, TaskType, Triplet
+
+log = logging.getLogger(__name__)
+
+ProposalItem = tuple[TaskType, ProposalParse, "str | None"]
+"""(task type, parsed proposal, the described program for induction else None)."""
+
+
+class CodeEnv:
+    """Validation and verification over one warm ``Sandbox``."""
+
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+
+    def _validate(self, proposals: list[Proposal]):
+        if not proposals:
+            return []
+        try:
+            return validate(self.sandbox, proposals)
+        except Exception as e:  # the executor must never stop training
+            log.warning("sandbox validation failed for a batch of %d: %r", len(proposals), e)
+            return [None] * len(proposals)
+
+    def validate_proposals(self, items: Sequence[ProposalItem], *, n_inputs: int, min_pairs: int
+                           ) -> list[tuple[Task | None, str]]:
+        """For each item, ``(task, "")`` when valid, else ``(None, reason)``."""
+        out: list[tuple[Task | None, str]] = [(None, "")] * len(items)
+        jobs: list[Proposal] = []
+        owners: list[tuple[int, str]] = []  # (item index, input) per job
+        for k, (task_type, parse, program) in enumerate(items):
+            if not parse.ok:
+                out[k] = (None, parse.reason)
+            elif task_type is TaskType.INDUCTION:
+                if not program:
+                    out[k] = (None, "no_program")
+                    continue
+                for inp in dedupe_inputs(parse.inputs, n_inputs):
+                    jobs.append(Proposal(program, (inp,)))
+                    owners.append((k, inp))
+            else:
+                jobs.append(Proposal(parse.program, (parse.input,)))
+                owners.append((k, parse.input))
+        results = self._validate(jobs)
+        good: dict[int, list[tuple[str, str]]] = {}
+        reasons: dict[int, str] = {}
+        for (k, inp), res in zip(owners, results):
+            if res is not None and res.valid:
+                good.setdefault(k, []).append((inp, res.outputs[0]))
+            else:
+                reasons.setdefault(k, res.reason if res is not None else "sandbox_error")
+        for k, (task_type, parse, program) in enumerate(items):
+            if not parse.ok:
+                continue
+            pairs = good.get(k, [])
+            if task_type is TaskType.INDUCTION:
+                if len(pairs) >= min_pairs:
+                    ins, outs = zip(*pairs)
+                    out[k] = (make_induction(program, ins, outs, parse.message), "")
+                elif program:
+                    out[k] = (None, reasons.get(k) or f"too_few_inputs:{len(pairs)}<{min_pairs}")
+            elif pairs:
+                out[k] = (make_triplet(parse, pairs[0][1]), "")
+            else:
+                out[k] = (None, reasons.get(k, "invalid"))
+        return out
+
+    def verify(self, task_type: TaskType, tasks: Sequence[Task], answers: Sequence[str]) -> list[tuple[bool, str]]:
+        """``(correct, reason)`` of each answer to its task."""
+        requests = [self._request(task_type, t, a) for t, a in zip(tasks, answers)]
+        if not requests:
+            return []
+        try:
+            return [(v.correct, v.reason) for v in verify(self.sandbox, requests)]
+        except Exception as e:  # the executor must never stop training
+            log.warning("sandbox verification failed for a batch of %d: %r", len(requests), e)
+            return [(False, "sandbox_error")] * len(requests)
+
+    @staticmethod
+    def _request(task_type: TaskType, task: Task, answer: str) -> VerifyRequest:
+        if task_type is TaskType.INDUCTION:
+            assert isinstance(task, InductionTask)
+            return VerifyRequest("induction", answer=answer, pairs=task.hidden)
+        assert isinstance(task, Triplet)
+        if task_type is TaskType.DEDUCTION:
+            return VerifyRequest("deduction", answer=answer, output=task.output)
+        return VerifyRequest("abduction", answer=answer, program=task.program, output=task.output)

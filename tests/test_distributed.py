@@ -1,0 +1,168 @@
+"""Data-parallel update (azr.distributed): 2 gloo processes == 1 process on the global batch.
+
+The 2-process run shards a fixed global batch (different lengths, several micro-batches
+per rank, uneven micro-batch counts, a sample with weight 0), computes advantages over the
+global batch (TRR++ groups span both ranks), and takes one DDP (and one FSDP2) step. The
+single-process reference is the RL core's own ``update_step`` on the whole batch. SGD
+without clipping keeps the comparison sensitive to the gradient's scale (Adam's first step
+and clipping would hide a wrong normalisation); ``loss/grad_norm`` is compared as well.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+
+from azr.distributed.dist import all_gather_rows, global_advantages, shard_range
+from azr.rl.config import AdvantageConfig, LossConfig, OptimConfig
+
+B = 11
+LOSS_CFGS = {
+    "token-mean": LossConfig(entropy_coef=1e-3),
+    "seq-sum-norm": LossConfig(agg="seq-mean-token-sum-norm"),
+}
+OPTIM = OptimConfig(lr=0.5, grad_clip=None, micro_batch_tokens=48)
+
+
+def _model():
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    cfg = Qwen2Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True)
+    return Qwen2ForCausalLM(cfg).float()
+
+
+def _data():
+    """The global batch: token lists, rewards, (task, role) groups, sample weights."""
+    g = torch.Generator().manual_seed(1)
+    prompts = [torch.randint(1, 64, (int(torch.randint(2, 9, (1,), generator=g)),), generator=g).tolist()
+               for _ in range(B)]
+    responses = [torch.randint(1, 64, (int(torch.randint(1, 14, (1,), generator=g)),), generator=g).tolist()
+                 for _ in range(B)]
+    old = [(-3.0 + 0.3 * torch.randn(len(r), generator=g)).tolist() for r in responses]
+    scores = torch.randint(0, 2, (B,), generator=g).float()
+    groups = torch.tensor([0, 1, 2, 3, 4, 5, 0, 1, 0, 3, 0])
+    weights = [1.0] * B
+    weights[3] = 0.0
+    return prompts, responses, old, scores, groups, weights
+
+
+def _batch(rows, adv_fn):
+    from azr.rl.batch import make_policy_batch
+
+    prompts, responses, old, scores, groups, weights = _data()
+    pick = lambda xs: [xs[i] for i in rows]  # noqa: E731
+    batch = make_policy_batch(pick(prompts), pick(responses), 0, advantages=torch.zeros(len(rows)),
+                              old_logprobs=pick(old), sample_mask=pick(weights))
+    adv = adv_fn(scores[list(rows)], batch.response_mask, groups[list(rows)], AdvantageConfig())
+    from dataclasses import replace
+
+    return replace(batch, advantages=adv * batch.response_mask)
+
+
+def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from azr.distributed import dist as d
+    from azr.distributed.update import distributed_update_step, unwrap, wrap_ddp, wrap_fsdp
+
+    info = d.init_distributed(device="cpu")
+    rows = shard_range(B, info.rank, info.world_size)
+    batch = _batch(rows, global_advantages)
+    result = {"rows": list(rows), "adv": batch.advantages}
+    for name, loss_cfg in LOSS_CFGS.items():
+        for kind, wrap in (("ddp", wrap_ddp), ("fsdp", wrap_fsdp)):
+            if kind == "fsdp" and name != "token-mean":
+                continue
+            module = wrap(_model(), info)
+            opt = torch.optim.SGD(module.parameters(), lr=OPTIM.lr)
+            res = distributed_update_step(module, opt, None, batch, loss_cfg, OPTIM, temperature=0.9)
+            state = unwrap(module).state_dict()
+            state = {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().clone()
+                     for k, v in state.items()}
+            ent = all_gather_rows(res.entropy)
+            result[f"{kind}/{name}"] = {"state": state, "metrics": res.metrics, "entropy": ent}
+    if info.is_main:
+        torch.save(result, os.path.join(out_dir, "rank0.pt"))
+    d.barrier()
+    d.destroy()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def two_rank_results(tmp_path_factory):
+    import torch.multiprocessing as mp
+
+    out = tmp_path_factory.mktemp("ddp")
+    mp.spawn(_worker, args=(2, _free_port(), str(out)), nprocs=2, join=True)
+    return torch.load(out / "rank0.pt", weights_only=False)
+
+
+def _reference(loss_cfg: LossConfig):
+    from azr.rl.advantages import compute_advantages
+    from azr.rl.update import update_step
+
+    model = _model()
+    batch = _batch(range(B), compute_advantages)
+    opt = torch.optim.SGD(model.parameters(), lr=OPTIM.lr)
+    res = update_step(model, opt, None, batch, loss_cfg, OPTIM, temperature=0.9)
+    return model.state_dict(), res, batch
+
+
+def test_shard_range_covers_in_order():
+    for n in range(0, 9):
+        for world in range(1, 5):
+            blocks = [list(shard_range(n, r, world)) for r in range(world)]
+            assert sum(blocks, []) == list(range(n))
+            assert max(map(len, blocks)) - min(map(len, blocks)) <= 1
+
+
+@pytest.mark.parametrize("kind,name", [("ddp", "token-mean"), ("ddp", "seq-sum-norm"), ("fsdp", "token-mean")])
+def test_two_ranks_equal_one_process(two_rank_results, kind, name):
+    ref_state, ref, ref_batch = _reference(LOSS_CFGS[name])
+    got = two_rank_results[f"{kind}/{name}"]
+    # advantages: rank 0's rows of the global computation (TRR++ groups span both ranks)
+    rows = two_rank_results["rows"]
+    adv0 = two_rank_results["adv"]
+    torch.testing.assert_close(adv0, ref_batch.advantages[rows, : adv0.shape[1]])
+    init = _model().state_dict()
+    for k, v in ref_state.items():
+        assert not torch.equal(v, init[k]) or k.endswith("inv_freq"), f"{k} did not move"
+        torch.testing.assert_close(got["state"][k], v, rtol=1e-5, atol=1e-6, msg=k)
+    keys = set(ref.metrics) - {"loss/micro_batches"}
+    assert keys <= set(got["metrics"])
+    for k in sorted(keys):
+        assert got["metrics"][k] == pytest.approx(ref.metrics[k], rel=1e-5, abs=1e-7), k
+    torch.testing.assert_close(got["entropy"], ref.entropy, rtol=1e-5, atol=1e-6)
+
+
+def test_single_process_is_the_rl_core_update():
+    """Without a process group, distributed_update_step(bare model) == update_step."""
+    from azr.distributed.update import distributed_update_step
+    from azr.rl.advantages import compute_advantages
+    from azr.rl.optim import build_optimizer
+    from azr.rl.update import update_step
+
+    batch = _batch(range(B), compute_advantages)
+    cfg = OptimConfig(lr=1e-2, micro_batch_tokens=40)
+    outs = []
+    for step_fn in (update_step, distributed_update_step):
+        model = _model()
+        opt = build_optimizer(model, cfg)
+        res = step_fn(model, opt, None, batch, LossConfig(), cfg)
+        outs.append((model.state_dict(), res))
+    (s1, r1), (s2, r2) = outs
+    for k in s1:
+        torch.testing.assert_close(s2[k], s1[k], rtol=0, atol=0)
+    assert r2.metrics == pytest.approx(r1.metrics, rel=1e-12)
+    torch.testing.assert_close(r2.logprobs, r1.logprobs, rtol=0, atol=0)
