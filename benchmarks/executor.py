@@ -7,8 +7,9 @@ with the same concurrency (``--workers``). Only the way each program run is exec
 differs:
 
 - pool: ``Sandbox`` (warm workers, one fork per run, every protection the machine allows);
-- naive: a fresh ``python3 -c`` interpreter per run with rlimits (CPU, memory, file size,
-  open files, processes), its own session, and a kill on timeout. ``--naive-isolated``
+- naive: a fresh ``python3 -c`` interpreter (this venv's python) per run with rlimits (CPU, memory, file size,
+  open files), its own session, and a kill on timeout. Chunks of programs alternate
+  between the two so that both see the same load on shared cores. ``--naive-isolated``
   also measures ``python3 -I -S -c`` (no site import), a stronger baseline.
 
     .venv/bin/python benchmarks/executor.py --n 300 --workers 2
@@ -88,6 +89,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=300, help="programs to validate")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--chunk", type=int, default=25, help="programs per interleaved chunk")
     ap.add_argument("--naive-isolated", action="store_true", help="also time python3 -I -S -c")
     args = ap.parse_args()
     config = ExecutorConfig(workers=args.workers, timeout_s=5.0)
@@ -98,26 +100,31 @@ def main() -> None:
     sandbox = Sandbox(config)
     startup = time.perf_counter() - t0
     validate(sandbox, proposals[:10])  # warm-up
-    t0 = time.perf_counter()
-    pool_res = validate(sandbox, proposals)
-    pool_s = time.perf_counter() - t0
     protections = sandbox.protections
-    sandbox.close()
-
-    runners = {"python3 -c": ["python3"]}
+    runners = {"python3 -c": NaiveRunner(config, [sys.executable])}
     if args.naive_isolated:
-        runners["python3 -I -S -c"] = ["python3", "-I", "-S"]
-    naive = {}
-    for name, cmd in runners.items():
-        runner = NaiveRunner(config, cmd)
+        runners["python3 -I -S -c"] = NaiveRunner(config, [os.path.realpath(sys.executable), "-I", "-S"])
+
+    # Interleave chunks so that both sides see the same machine load (the cores are shared).
+    pool_s, pool_res = 0.0, []
+    naive = {name: [0.0, []] for name in runners}
+    for start in range(0, len(proposals), args.chunk):
+        chunk = proposals[start : start + args.chunk]
         t0 = time.perf_counter()
-        res = validate(runner, proposals)  # type: ignore[arg-type]
-        naive[name] = (time.perf_counter() - t0, res)
+        pool_res += validate(sandbox, chunk)
+        pool_s += time.perf_counter() - t0
+        for name, runner in runners.items():
+            t0 = time.perf_counter()
+            naive[name][1] += validate(runner, chunk)  # type: ignore[arg-type]
+            naive[name][0] += time.perf_counter() - t0
+    sandbox.close()
 
     valid = sum(v.valid for v in pool_res)
     agree = all(a.valid == b.valid and a.output == b.output for a, b in zip(pool_res, naive["python3 -c"][1]))
+    load = os.getloadavg()[0]
     out = {
         "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+        "load_avg_1min_at_end": round(load, 2),
         "date": time.strftime("%Y-%m-%d"),
         "programs": args.n,
         "valid": valid,

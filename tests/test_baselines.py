@@ -76,3 +76,8 @@ def test_bad_baseline_configs_fail_before_running(override, msg):
 def test_controls_defaults_are_off():
     c = ControlsConfig()
     assert c.explore_fraction == 0.0 and c.diversity_weight == 0.0 and c.propose_temperature is None
+
+
+def test_config_records_which_baseline_it_is_for():
+    assert load_baseline_config("sft", "tiny").baseline == "sft"
+    assert load_baseline_config("rlvr").baseline == "rlvr"

@@ -64,6 +64,29 @@ def _batch(rows, adv_fn):
     return replace(batch, advantages=adv * batch.response_mask)
 
 
+def _config():
+    from dataclasses import replace
+
+    from azr.config import Config
+
+    return replace(Config(), optim=OPTIM, loss=LossConfig(entropy_coef=1e-3))
+
+
+def _rollouts():
+    """The global batch as self-play rollouts (group g = GROUPS[g])."""
+    from azr.rollout.types import Completion
+    from azr.selfplay.records import Rollout
+    from azr.tasks.types import GROUPS
+
+    prompts, responses, old, scores, groups, _ = _data()
+    out = []
+    for p, r, lp, s, g in zip(prompts, responses, old, scores.tolist(), groups.tolist()):
+        task, role = GROUPS[g]
+        c = Completion(tuple(r), "", tuple(lp), "eos", tuple(p))
+        out.append(Rollout(task, role, "", c, s, {}))
+    return out
+
+
 def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -87,6 +110,18 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
                      for k, v in state.items()}
             ent = all_gather_rows(res.entropy)
             result[f"{kind}/{name}"] = {"state": state, "metrics": res.metrics, "entropy": ent}
+    # the self-play level: policy update over the global rollouts, sharded inside
+    from azr.distributed.sharded import ShardedSandbox, distributed_policy_update
+    from azr.executor import ExecutorConfig, Job, Sandbox
+
+    module = wrap_ddp(_model(), info)
+    opt = torch.optim.SGD(module.parameters(), lr=OPTIM.lr)
+    result["policy_update"] = distributed_policy_update(module, opt, None, _rollouts(), _config(), 0)
+    result["policy_update_state"] = {k: v.clone() for k, v in unwrap(module).state_dict().items()}
+    # the sharded sandbox: each rank runs its block, everyone gets every result in order
+    jobs = [Job("x = 2", f"x ** {i}") for i in range(5)]
+    with Sandbox(ExecutorConfig(workers=1)) as sb:
+        result["sandbox"] = [r.value for r in ShardedSandbox(sb, info).run(jobs)]
     if info.is_main:
         torch.save(result, os.path.join(out_dir, "rank0.pt"))
     d.barrier()
@@ -144,6 +179,30 @@ def test_two_ranks_equal_one_process(two_rank_results, kind, name):
     for k in sorted(keys):
         assert got["metrics"][k] == pytest.approx(ref.metrics[k], rel=1e-5, abs=1e-7), k
     torch.testing.assert_close(got["entropy"], ref.entropy, rtol=1e-5, atol=1e-6)
+
+
+def test_two_ranks_policy_update_equals_selfplay_policy_update(two_rank_results):
+    """The trainer-level update (azr.selfplay.update.policy_update) on one process vs the
+    sharded one on 2 ranks: same parameters, same logged metrics (entropy and advantage
+    metrics of every (task, role) group included)."""
+    from azr.selfplay.update import policy_update
+
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=OPTIM.lr)
+    want = policy_update(model, opt, None, _rollouts(), _config(), 0)
+    got = two_rank_results["policy_update"]
+    assert set(got) == set(want)
+    for k in sorted(set(want) - {"loss/micro_batches"}):
+        if want[k] is None:
+            assert got[k] is None, k
+        else:
+            assert got[k] == pytest.approx(want[k], rel=1e-5, abs=1e-7), k
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(two_rank_results["policy_update_state"][k], v, rtol=1e-5, atol=1e-6)
+
+
+def test_sharded_sandbox_gathers_all_results_in_order(two_rank_results):
+    assert two_rank_results["sandbox"] == [repr(2**i) for i in range(5)]
 
 
 def test_single_process_is_the_rl_core_update():

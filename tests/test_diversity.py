@@ -96,3 +96,15 @@ def test_penalise_near_duplicates_only_touches_valid_proposals():
     assert penalise_near_duplicates(texts, rewards, [False] * 4, weight=1.0) == (rewards, {})
     with pytest.raises(ValueError):
         penalise_near_duplicates(texts, rewards[:2], [True] * 4, weight=1.0)
+
+
+def test_fast_bleu_matrix_equals_pairwise_bleu():
+    from azr.baselines.diversity import _bleu_matrix, _bleu_similarity
+    from azr.tasks.generator import generate_programs
+
+    texts = [g.program for g in generate_programs(12, seed=5)] + [P1, P1_RENAMED_CONST, "", "x"]
+    fast = _bleu_matrix(texts)
+    for i, a in enumerate(texts):
+        for j, b in enumerate(texts):
+            if i != j:
+                assert fast[i][j] == pytest.approx(_bleu_similarity(a, b), abs=1e-12)

@@ -32,10 +32,10 @@ from azr.eval.variants import variants
 SHARED = Path(os.environ.get("AZR_TEST_DATA_DIR", "/work/shared/data/benchmarks"))
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"no benchmark data at {SHARED}")
 
-HE_SUBSET = ["HumanEval/0", "HumanEval/2", "HumanEval/4", "HumanEval/12", "HumanEval/32",
-             "HumanEval/53", "HumanEval/107", "HumanEval/162"]
+HE_SUBSET = ["HumanEval/0", "HumanEval/2", "HumanEval/4", "HumanEval/32", "HumanEval/107",
+             "HumanEval/162"]
 EVALPLUS_FIND_ZERO_BUG = {"HumanEval/32"}
-MBPP_SUBSET = ["Mbpp/2", "Mbpp/3", "Mbpp/4", "Mbpp/6", "Mbpp/7", "Mbpp/17", "Mbpp/63"]
+MBPP_SUBSET = ["Mbpp/2", "Mbpp/3", "Mbpp/4", "Mbpp/7", "Mbpp/63"]
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def _humaneval_agreement(ctx, task_ids, loops_for=()):
 
 
 def test_humaneval_agrees_with_openai_harness(ctx):
-    _humaneval_agreement(ctx, HE_SUBSET, loops_for=("HumanEval/53",))
+    _humaneval_agreement(ctx, HE_SUBSET, loops_for=("HumanEval/2",))
 
 
 def _evalplus_reference(dataset: str):

@@ -151,3 +151,26 @@ def test_read_samples_validates_input(tmp_path):
             read_samples(bad, problems)
     with pytest.raises(SamplesError, match="not found"):
         read_samples(tmp_path / "missing.jsonl", problems)
+
+
+def test_templates_build_prompts_and_extract_answers():
+    from azr.eval.templates import TEMPLATES
+
+    he = load_benchmark("humaneval", SHARED, limit=1)[0]
+    cx = load_benchmark("cruxeval-i", SHARED, limit=1)[0]
+    build, extract = TEMPLATES["plain"]
+    prompt, stops = build("humaneval", he)
+    assert prompt == he.prompt and "\ndef " in stops
+    assert extract("humaneval", he, "    return 1\n\ndef other():\n    pass") == ("    return 1\n", None)
+    prompt, _ = build("cruxeval-i", cx)
+    assert prompt.endswith(f"assert {cx.meta['output']} == f(")
+    assert extract("cruxeval-i", cx, "[1, 2])\nmore")[1] == "[1, 2]"
+    build, extract = TEMPLATES["azr"]
+    prompt, stops = build("humaneval", he)
+    assert prompt.endswith("Assistant: <think>") and stops == ("</answer>",)
+    text = "plan</think><answer>```python\ndef has_close_elements(a, b):\n    return False\n```</answer>"
+    assert extract("humaneval", he, text)[1] == "def has_close_elements(a, b):\n    return False\n"
+    body = "x</think><answer>\n    return False\n</answer>"
+    assert extract("humaneval", he, body)[1] == he.prompt + "    return False\n"
+    unindented = "x</think><answer>return False</answer>"
+    assert extract("humaneval", he, unindented)[1] == he.prompt + "    return False\n"

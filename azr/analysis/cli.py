@@ -164,7 +164,7 @@ def _difficulty(args) -> int:
         return _fail(str(e))
     if not questions:
         return _fail(f"{run}: no deduction buffer entries with step, program, input and output")
-    counts = d._count_buckets(questions)
+    counts = d.count_buckets(questions)
     print(f"{len(questions)} deduction questions; per bucket of {args.every} steps: "
           + ", ".join(f"{b}: {n}" for b, n in counts.items()), file=sys.stderr)
     if args.questions_only:

@@ -170,11 +170,11 @@ def to_json(run: str, questions: Sequence[Question], stats: Sequence[BucketStat]
             settings: dict) -> dict:
     """The file ``azr analyze difficulty --output`` writes and ``azr report`` reads."""
     return {"run": run, "bucket_every": every, "settings": settings,
-            "questions_per_bucket": {str(b): n for b, n in _count_buckets(questions).items()},
+            "questions_per_bucket": {str(b): n for b, n in count_buckets(questions).items()},
             "stats": [asdict(s) for s in stats]}
 
 
-def _count_buckets(questions: Sequence[Question]) -> dict[int, int]:
+def count_buckets(questions: Sequence[Question]) -> dict[int, int]:
     out: dict[int, int] = {}
     for q in questions:
         out[q.bucket] = out.get(q.bucket, 0) + 1

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from azr.analysis.rundir import ROLES, TASKS, load_metrics, series
 
-ENTROPY_KEYS: tuple[str, ...] = ("entropy/overall",) + tuple(f"entropy/{r}/{t}" for r in ROLES for t in TASKS)
+GROUP_NAMES: tuple[str, ...] = tuple(f"{r}/{t}" for r in ROLES for t in TASKS)
+ENTROPY_KEYS: tuple[str, ...] = ("entropy/overall",) + tuple(f"entropy/{g}" for g in GROUP_NAMES)
 
 
 def entropy_curves(run: str | Path) -> dict[str, tuple[list[int], list[float]]]:
@@ -54,7 +55,8 @@ class PromptItem:
 
 
 def load_prompts(path: str | Path, limit: int | None = None) -> list[PromptItem]:
-    """Prompts from a JSONL file (objects with ``prompt`` and optional ``role``/``task``, e.g. a
+    """Prompts from a JSONL file (objects with ``prompt`` and optional ``group`` ("solve/deduction")
+    or ``role``/``task``, e.g. a
     run's ``samples/step_*.jsonl``), a JSON list of strings, or a run directory (its newest
     samples file). Duplicates are dropped, order kept."""
     p = Path(path)
@@ -82,7 +84,9 @@ def load_prompts(path: str | Path, limit: int | None = None) -> list[PromptItem]
                 raise ValueError(f"{p}:{i + 1}: not JSON ({e})") from e
             if not isinstance(rec, dict) or not isinstance(rec.get("prompt"), str):
                 raise ValueError(f"{p}:{i + 1}: expected an object with a 'prompt' string")
-            group = f"{rec['role']}/{rec['task']}" if rec.get("role") in ROLES and rec.get("task") in TASKS else None
+            group = rec.get("group") if rec.get("group") in GROUP_NAMES else None
+            if rec.get("role") in ROLES and rec.get("task") in TASKS:
+                group = f"{rec['role']}/{rec['task']}"
             items.append(PromptItem(rec["prompt"], group))
     seen, out = set(), []
     for it in items:

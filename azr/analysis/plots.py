@@ -23,7 +23,8 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"font.size": 10, "axes.grid": True, "grid.alpha": 0.3, "legend.fontsize": 8,
-                         "axes.spines.top": False, "axes.spines.right": False})
+                         "axes.spines.top": False, "axes.spines.right": False,
+                         "axes.formatter.useoffset": False})
     return plt
 
 
@@ -158,21 +159,22 @@ def plot_sparsity(rows: Sequence[tuple[str, dict]], path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_metric_panels(panels: Sequence[tuple[str, str, dict[str, Curve]]], path: Path,
-                       ncols: int = 3) -> Path:
-    """A grid of line charts. ``panels``: [(title, y label, {run label: curve}), ...]; the same
-    run has the same colour in every panel."""
+def plot_metric_panels(panels: Sequence[tuple], path: Path, ncols: int = 3) -> Path:
+    """A grid of line charts. ``panels``: [(title, y label, {run label: curve}[, (ymin, ymax)]),
+    ...]; the same run has the same colour in every panel."""
     plt = _pyplot()
     n = len(panels)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.3 * nrows), squeeze=False,
                              layout="constrained")
-    labels = list(dict.fromkeys(lbl for _, _, cs in panels for lbl in cs))
+    labels = list(dict.fromkeys(lbl for panel in panels for lbl in panel[2]))
     color_of = dict(zip(labels, _colors(len(labels))))
-    for ax, (title, ylabel, curves) in zip(axes.flat, panels):
+    for ax, (title, ylabel, curves, *ylim) in zip(axes.flat, panels):
         for label, curve in curves.items():
             _line(ax, curve, color=color_of[label], label=label)
+        if ylim:
+            ax.set_ylim(*ylim[0])
         ax.set_title(title)
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)

@@ -33,6 +33,7 @@ from azr.analysis.rundir import (
 )
 
 DIFFICULTY_FILE = Path("analysis") / "difficulty.json"
+UNIT = (-0.03, 1.03)  # y range of rate/accuracy panels
 #: Figures of the report, in page order.
 FIGURE_KEYS: tuple[str, ...] = ("passk", "difficulty", "proposal_difficulty", "entropy", "sparsity", "rewards",
                                 "response_length", "training")
@@ -183,16 +184,19 @@ def fig_entropy(runs: list[RunInfo], out: Path) -> Figure:
 
 
 def _sparsity_pairs(r: RunInfo) -> list[tuple[Path, Path, str]]:
-    """Candidate (A, B, description) pairs for a run, best first: the base model of the config
-    (when it is a local folder) -> last checkpoint, then first -> last checkpoint."""
+    """Candidate (A, B, description) pairs for a run, best first: the base model (``RUN/base_model``
+    as ``azr train`` writes it, or the config's ``model.path`` when it is a local folder) -> last
+    checkpoint, then first -> last checkpoint."""
     ckpts = r.checkpoints
     if not ckpts:
         return []
     model = r.config.get("model")
     base = model.get("path") if isinstance(model, dict) else None
     out = []
-    if isinstance(base, str) and base and Path(base).is_dir() and has_weights(Path(base)):
-        out.append((Path(base), ckpts[-1].path, f"base model -> step {ckpts[-1].step}"))
+    for cand in (r.path / "base_model", Path(base) if isinstance(base, str) and base else None):
+        if cand is not None and cand.is_dir() and has_weights(cand):
+            out.append((cand, ckpts[-1].path, f"base model -> step {ckpts[-1].step}"))
+            break
     if len(ckpts) >= 2:
         out.append((ckpts[0].path, ckpts[-1].path, f"step {ckpts[0].step} -> step {ckpts[-1].step}"))
     return out
@@ -246,7 +250,7 @@ def fig_rewards(runs: list[RunInfo], out: Path) -> Figure:
     panels = []
     for key in val_keys:
         panels.append((f"Validation accuracy: {key.split('/')[1]}", "accuracy",
-                       {label[r.label]: c for r in selfplay if (c := series(r.rows, key))[0]}))
+                       {label[r.label]: c for r in selfplay if (c := series(r.rows, key))[0]}, UNIT))
     panels.append(("Policy entropy, overall", "entropy (nats)",
                    {label[r.label]: c for r in selfplay if (c := series(r.rows, "entropy/overall"))[0]}))
     f.file = plots.plot_metric_panels(panels, out / "rewards.png").name
@@ -283,7 +287,7 @@ def fig_training(runs: list[RunInfo], out: Path) -> Figure:
                                + [(f"propose/{t}/valid_rate", f"valid proposals: {t}", "valid rate") for t in TASKS]):
         curves = {r.label: c for r in runs if (c := series(r.rows, key))[0]}
         if curves:
-            panels.append((title, ylabel, curves))
+            panels.append((title, ylabel, curves, UNIT))
     if not panels:
         f.missing = "`solve/{task}/accuracy` or `propose/{task}/valid_rate` in metrics.jsonl"
         return f

@@ -127,6 +127,9 @@ def _check_task_types(section: str, types: tuple[str, ...]) -> None:
 class BaselineConfig(Config):
     """The self-play config plus the baseline and control sections."""
 
+    baseline: Literal["rlvr", "sft"] = "rlvr"
+    """Which baseline trainer the config is for (set by the command; lets readers of a run's
+    config.yaml, e.g. ``azr report``, tell RLVR and SFT runs apart)."""
     rlvr: RLVRConfig = field(default_factory=RLVRConfig)
     """RLVR baseline (``azr rlvr``)."""
     sft: SFTConfig = field(default_factory=SFTConfig)
@@ -146,7 +149,7 @@ PRESET_SECTIONS: dict[str, dict] = {
 
 def command_overlay(command: Literal["rlvr", "sft"], preset: str | None, preset_data: dict) -> dict:
     """Settings applied on top of the preset for ``azr rlvr`` / ``azr sft`` (see module doc)."""
-    overlay: dict = {}
+    overlay: dict = {"baseline": command}
     for section, values in PRESET_SECTIONS.get(preset or "", {}).items():
         overlay[section] = {**values, **preset_data.get(section, {})}
     base_dir = preset_data.get("run", {}).get("run_dir", "runs/azr")

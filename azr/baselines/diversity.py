@@ -62,6 +62,42 @@ def _bleu_similarity(a: str, b: str) -> float:
     return 0.5 * (bleu(ta, tb) + bleu(tb, ta))
 
 
+def _bleu_matrix(texts: Sequence[str], max_n: int = 4) -> list[list[float]]:
+    """Pairwise symmetric BLEU, with each text's n-grams counted once (clipped matches are
+    symmetric, so one count serves both directions); equal to ``_bleu_similarity``."""
+    toks = [tokenize(t) for t in texts]
+    grams = [[_ngrams(t, n) for n in range(1, max_n + 1)] for t in toks]
+    k = len(texts)
+    sim = [[1.0] * k for _ in range(k)]
+    for i in range(k):
+        for j in range(i + 1, k):
+            li, lj = len(toks[i]), len(toks[j])
+            if texts[i] == texts[j]:
+                sim[i][j] = sim[j][i] = 1.0
+                continue
+            if not li or not lj:
+                sim[i][j] = sim[j][i] = 0.0
+                continue
+            matches = []
+            for n in range(max_n):
+                gi, gj = grams[i][n], grams[j][n]
+                small, big = (gi, gj) if len(gi) <= len(gj) else (gj, gi)
+                matches.append(sum(min(c, big[g]) for g, c in small.items() if g in big))
+            if matches[0] == 0:
+                sim[i][j] = sim[j][i] = 0.0
+                continue
+
+            def one(lc: int, lr: int) -> float:
+                log_p = math.log(matches[0] / lc)
+                for n in range(1, max_n):
+                    log_p += math.log((matches[n] + 1) / (max(lc - n, 0) + 1))
+                bp = 1.0 if lc >= lr else math.exp(1 - lr / lc)
+                return bp * math.exp(log_p / max_n)
+
+            sim[i][j] = sim[j][i] = 0.5 * (one(li, lj) + one(lj, li))
+    return sim
+
+
 def _jaccard_similarity(a: str, b: str) -> float:
     """Jaccard index of the two token sets (1.0 for two empty texts)."""
     sa, sb = set(tokenize(a)), set(tokenize(b))
@@ -85,6 +121,9 @@ def similarity(name: str, a: str, b: str) -> float:
 def distance_matrix(texts: Sequence[str], measure: str = "bleu") -> list[list[float]]:
     """B x B matrix of distances 1 - similarity (0 on the diagonal)."""
     n = len(texts)
+    if measure == "bleu":
+        sim = _bleu_matrix(texts)
+        return [[0.0 if i == j else 1.0 - sim[i][j] for j in range(n)] for i in range(n)]
     d = [[0.0] * n for _ in range(n)]
     for i in range(n):
         for j in range(i + 1, n):
@@ -104,22 +143,30 @@ def cluster(texts: Sequence[str], threshold: float, measure: str = "bleu", linka
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be a distance in [0, 1], got {threshold}")
     d = distance_matrix(texts, measure)
-    clusters: list[list[int]] = [[i] for i in range(len(texts))]
-    combine = {"single": min, "complete": max, "average": lambda xs: sum(xs) / len(xs)}[linkage]
-    while len(clusters) > 1:
-        best: tuple[float, int, int] | None = None
-        for a in range(len(clusters)):
-            for b in range(a + 1, len(clusters)):
-                dist = combine([d[i][j] for i in clusters[a] for j in clusters[b]])
-                if dist <= threshold and (best is None or dist < best[0]):
-                    best = (dist, a, b)
-        if best is None:
+    members: dict[int, list[int]] = {i: [i] for i in range(len(texts))}
+    dist = {(a, b): d[a][b] for a in members for b in members if a < b}  # cluster-pair linkage
+    while len(members) > 1:
+        (a, b), best = min(dist.items(), key=lambda kv: (kv[1], kv[0]))
+        if best > threshold:
             break
-        _, a, b = best
-        clusters[a] = sorted(clusters[a] + clusters.pop(b))
+        na, nb = len(members[a]), len(members[b])
+        for c in members:
+            if c in (a, b):
+                continue
+            dac, dbc = dist[min(a, c), max(a, c)], dist.pop((min(b, c), max(b, c)))
+            if linkage == "single":
+                new = min(dac, dbc)
+            elif linkage == "complete":
+                new = max(dac, dbc)
+            else:
+                new = (na * dac + nb * dbc) / (na + nb)
+            dist[min(a, c), max(a, c)] = new
+        del dist[a, b]
+        members[a] = sorted(members[a] + members.pop(b))
+    clusters = list(members.values())
     labels = [0] * len(texts)
-    for label, members in enumerate(sorted(clusters, key=min)):
-        for i in members:
+    for label, group in enumerate(sorted(clusters, key=min)):
+        for i in group:
             labels[i] = label
     return labels
 

@@ -14,6 +14,7 @@ A template is a pair of pure functions registered in ``TEMPLATES``:
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable
 
 from azr.eval.benchmarks import Problem
@@ -88,10 +89,12 @@ def azr_extract(kind: str, p: Problem, text: str) -> tuple[str, str | None]:
     m = _ANSWER.findall(text)
     answer = m[-1].strip() if m else ""
     if kind in ("humaneval", "evalplus", "livecodebench"):
-        fenced = _FENCE.findall(answer)
-        code = fenced[-1] if fenced else answer
+        fenced = _FENCE.findall(m[-1] if m else "")
+        code = fenced[-1] if fenced else (m[-1].strip("\n") if m else "")
         if kind != "livecodebench" and f"def {p.meta['entry_point']}" not in code:
-            return text, p.prompt + code  # a body only: prepend the header
+            if code and not code[0].isspace():
+                code = textwrap.indent(code, "    ")
+            return text, p.prompt + code + "\n"  # a body only: prepend the header
         return text, code
     if kind in ("cruxeval-o", "cruxeval-i"):
         return text, answer

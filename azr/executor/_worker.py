@@ -117,6 +117,10 @@ class Worker:
                 __import__(name)
             except Exception:
                 pass
+        import gc
+
+        gc.collect()
+        gc.freeze()  # keep the pre-imported objects out of the children's collections (less copy-on-write)
         try:
             _prctl(PR_SET_CHILD_SUBREAPER, 1)
             prot["subreaper"] = True

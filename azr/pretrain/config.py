@@ -23,6 +23,12 @@ class CorpusConfig:
     """Share of corpus characters taken from Python standard-library source (rest: episodes)."""
     ngram: int = 13
     """Decontamination: documents sharing any word n-gram of this length with a benchmark are dropped."""
+    cross_process_check: bool = False
+    """Also run each program in a second sandbox process and compare (the self-play determinism
+    check). Off by default: the grammar is deterministic by construction (no sets of strings,
+    hashing, randomness or time; a test pins it) and the check doubles the build time."""
+    tokenizer_chars: int = 4_000_000
+    """The tokenizer is trained on the first documents of the shuffled corpus up to this many characters."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,9 @@ class TrainConfig:
     max_steps: int = 2000
     """Optimiser steps; the learning-rate schedule is defined over these (deterministic)."""
     max_minutes: float = 0.0
-    """Wall-clock cap (0 = none); stopping early on it is the only non-deterministic part."""
+    """Wall-clock cap (0 = none). When set, the schedule's progress is the larger of the step and
+    the time fraction, so a run cut by the clock still ends with a decayed learning rate; a run
+    that the clock never binds is deterministic."""
     lr: float = 3e-3
     """Peak learning rate (AdamW), reached after warm-up, then cosine decay to lr/10."""
     warmup_steps: int = 50

@@ -42,7 +42,7 @@ _SOLVE_THINK = {
 
 
 def execute_programs(
-    programs: Sequence[GeneratedProgram], sandbox, timeout_s: float = 5.0
+    programs: Sequence[GeneratedProgram], sandbox, timeout_s: float = 5.0, cross_process: bool = True
 ) -> list[list[tuple[str, str]]]:
     """Run every program on all its inputs in ``sandbox`` (an ``azr.executor.Sandbox``).
 
@@ -50,9 +50,10 @@ def execute_programs(
     processes, literal outputs). Returns, per program, its (input, output repr) pairs, keeping
     outputs of at most ``MAX_OUTPUT_CHARS`` characters; empty when the program was rejected.
     """
-    from azr.executor.validation import Proposal, validate
+    from azr.executor.validation import Proposal, ValidationLimits, validate
 
-    results = validate(sandbox, [Proposal(p.program, p.inputs) for p in programs], timeout_s=timeout_s)
+    limits = ValidationLimits(cross_process=cross_process)
+    results = validate(sandbox, [Proposal(p.program, p.inputs) for p in programs], limits, timeout_s=timeout_s)
     out: list[list[tuple[str, str]]] = []
     for p, v in zip(programs, results):
         pairs: list[tuple[str, str]] = []
@@ -176,7 +177,7 @@ def build_corpus(cfg: CorpusConfig, sandbox, index=None) -> tuple[list[str], dic
     from azr.pretrain.decontam import decontaminate
 
     programs = generate_programs(cfg.n_programs, cfg.seed, n_inputs=cfg.n_inputs)
-    executed = execute_programs(programs, sandbox)
+    executed = execute_programs(programs, sandbox, cross_process=cfg.cross_process_check)
     n_ran = sum(1 for pairs in executed if pairs)
     n_pairs = sum(len(pairs) for pairs in executed)
     episodes, counts = build_episodes(programs, executed, cfg)

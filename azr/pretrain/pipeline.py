@@ -72,12 +72,29 @@ def run_pipeline(
     from azr.pretrain.train import build_model, save_model, split_tokens, tokenize_documents, train
     from azr.rollout.tiny import train_tokenizer
 
+    from azr.rollout.models import load_tokenizer
+
     out_dir, work_dir = Path(out_dir), Path(work_dir)
     docs, stats = load_or_build_corpus(cfg.corpus, work_dir, data_dir, workers, log)
     t = time.perf_counter()
-    tokenizer = train_tokenizer(corpus=docs, vocab_size=cfg.model.vocab_size)
-    tokens = tokenize_documents(docs, tokenizer)
-    np.save(work_dir / "tokens.npy", tokens)
+    tok_dir, tok_key = work_dir / "tokenizer", work_dir / "tokenizer_key.json"
+    key = json.dumps({"corpus": stats["key"], "vocab": cfg.model.vocab_size}, sort_keys=True)
+    if tok_key.exists() and tok_key.read_text() == key and (work_dir / "tokens.npy").exists():
+        tokenizer = load_tokenizer(str(tok_dir))
+        tokens = np.load(work_dir / "tokens.npy")
+        log(f"tokenizer: reusing {tok_dir}")
+    else:
+        sample, total = [], 0
+        for d in docs:
+            if total >= cfg.corpus.tokenizer_chars:
+                break
+            sample.append(d)
+            total += len(d)
+        tokenizer = train_tokenizer(corpus=sample, vocab_size=cfg.model.vocab_size)
+        tokens = tokenize_documents(docs, tokenizer)
+        tokenizer.save_pretrained(str(tok_dir))
+        np.save(work_dir / "tokens.npy", tokens)
+        tok_key.write_text(key)
     log(f"tokenizer: vocab {len(tokenizer)}, corpus {len(tokens)} tokens ({time.perf_counter() - t:.0f}s)")
     import torch
 

@@ -60,11 +60,16 @@ def split_tokens(tokens: np.ndarray, val_fraction: float) -> tuple[np.ndarray, n
     return tokens[: len(tokens) - n_val], tokens[len(tokens) - n_val :]
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up to ``cfg.lr`` then cosine decay to ``cfg.lr / 10`` at ``max_steps``."""
+def lr_at(step: int, cfg: TrainConfig, time_fraction: float = 0.0) -> float:
+    """Linear warm-up to ``cfg.lr`` then cosine decay to ``cfg.lr / 10`` at ``max_steps``.
+
+    ``time_fraction`` (elapsed / ``max_minutes``) advances the decay when the clock runs ahead
+    of the step count.
+    """
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    progress = max(progress, min(1.0, time_fraction))
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
@@ -136,11 +141,13 @@ def train(
     steps_done = 0
     loss_sum, loss_n = 0.0, 0
     for step in range(cfg.max_steps):
-        if cfg.max_minutes and (time.perf_counter() - t0) / 60 >= cfg.max_minutes:
+        time_fraction = (time.perf_counter() - t0) / 60 / cfg.max_minutes if cfg.max_minutes else 0.0
+        if time_fraction >= 1.0:
             stop = "max_minutes"
             break
+        lr = lr_at(step, cfg, time_fraction)
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg)
+            group["lr"] = lr
         loss = _loss(step_model, batches.next(), cfg.bf16)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -155,7 +162,7 @@ def train(
                 "step": step + 1,
                 "train_loss": round(loss_sum / loss_n, 4),
                 "val_loss": round(evaluate(model, val_tokens, cfg, eos_id), 4),
-                "lr": lr_at(step, cfg),
+                "lr": round(lr, 6),
                 "tokens": (step + 1) * cfg.batch_size * cfg.seq_len,
                 "minutes": round(elapsed / 60, 2),
                 "tokens_per_s": round((step + 1) * cfg.batch_size * cfg.seq_len / elapsed, 1),

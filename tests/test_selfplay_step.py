@@ -1,0 +1,220 @@
+"""The self-play step with the real sandbox and a scripted engine standing in for the model
+(a random tiny model never writes a valid or a hostile program, so the step's handling of
+them is pinned with scripted completions). No model output is evaluated in this process."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from pathlib import Path
+
+import pytest
+
+from azr.config import Config, apply_overrides, from_dict
+from azr.executor import ExecutorConfig, Sandbox
+from azr.rollout.types import Completion
+from azr.selfplay.buffer import Buffers
+from azr.selfplay.env import CodeEnv
+from azr.selfplay.step import collect
+from azr.tasks.prompts import render_proposal, render_solution
+from azr.tasks.types import GROUPS, Role, TaskType
+
+HOSTILE = [
+    "def f(a):\n    while True:\n        pass",  # timeout
+    "def f(a):\n    return [0] * 10 ** 10",  # memory
+    "import os\ndef f(a):\n    return os.system('touch /tmp/azr_pwned')",  # forbidden import
+    "def f(a):\n    return 'x' * 10 ** 7",  # output too large
+    "def f(a):\n    raise SystemExit(3)",  # exits
+    "def f(a):\n    return object()",  # not a literal
+]
+
+
+class ScriptedEngine:
+    """A RolloutEngine returning fixed texts per kind of prompt; records every call."""
+
+    def __init__(self, proposals: dict[TaskType, list[str]], solutions: dict[TaskType, str]):
+        self.proposals = {t: itertools.cycle(v) for t, v in proposals.items()}
+        self.solutions = solutions
+        self.calls = []
+
+    @staticmethod
+    def kind(prompt: str) -> tuple[Role, TaskType]:
+        if "different inputs for `f`" in prompt:
+            return Role.PROPOSE, TaskType.INDUCTION
+        if "Write a NEW Python function" in prompt:
+            return Role.PROPOSE, (TaskType.DEDUCTION if "predicting the output" in prompt else TaskType.ABDUCTION)
+        if "Predict the output" in prompt:
+            return Role.SOLVE, TaskType.DEDUCTION
+        if "Find an input" in prompt:
+            return Role.SOLVE, TaskType.ABDUCTION
+        return Role.SOLVE, TaskType.INDUCTION
+
+    def generate(self, prompts, params):
+        self.calls.append((list(prompts), params))
+        out = []
+        for p in prompts:
+            role, t = self.kind(p)
+            texts = [next(self.proposals[t]) if role is Role.PROPOSE else self.solutions[t] for _ in range(params.n)]
+            out.append([Completion(tuple(range(1, 1 + len(x) // 8)), x, tuple([-0.5] * (len(x) // 8)), "eos", (1, 2, 3))
+                        for x in texts])
+        return out
+
+
+def cfg_with(*overrides) -> Config:
+    base = ["selfplay.propose_batch=4", "selfplay.solve_batch=5", "selfplay.learnability_samples=3",
+            "selfplay.n_references=2", "selfplay.n_induction_inputs=4", "executor.timeout_s=1.0"]
+    return from_dict(Config, apply_overrides({}, [*base, *overrides], Config))
+
+
+@pytest.fixture(scope="module")
+def env():
+    with Sandbox(ExecutorConfig(timeout_s=1.0)) as sb:
+        yield CodeEnv(sb)
+
+
+def scripted(hostile: bool = True):
+    good = render_proposal("deduction", program="def f(a):\n    return a * 2", input="21")
+    good2 = render_proposal("deduction", program="def f(s):\n    return s[::-1]", input="'abc'")
+    return ScriptedEngine(
+        proposals={
+            TaskType.DEDUCTION: [good, "no answer block at all", good2, good],
+            TaskType.ABDUCTION: [render_proposal("abduction", program=p, input="1")
+                                 for p in (HOSTILE if hostile else ["def f(a):\n    return a - 1"])],
+            TaskType.INDUCTION: [render_proposal("induction", inputs=["'a'", "'b'", "1/0", "'a'"], message="echo")],
+        },
+        solutions={
+            TaskType.DEDUCTION: render_solution("deduction", "42"),
+            TaskType.ABDUCTION: render_solution("abduction", "__import__('os').getcwd()"),
+            TaskType.INDUCTION: render_solution("induction", "def f(a):\n    return a"),
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def step7(env):
+    """One step (step 7) with hostile abduction proposals: (engine, experience, buffers)."""
+    buffers = Buffers()
+    buffers.seed_zero()
+    engine = scripted()
+    return engine, collect(cfg_with(), engine, env, buffers, step=7), buffers
+
+
+def test_step_survives_hostile_proposals_and_rewards_them(step7):
+    engine, exp, buffers = step7
+    assert Path("/tmp/azr_pwned").exists() is False
+    by_group = {g: [r for r in exp.rollouts if r.group == g] for g in GROUPS}
+    assert [len(by_group[(t, Role.PROPOSE)]) for t in TaskType] == [4, 4, 4]
+    assert [len(by_group[(t, Role.SOLVE)]) for t in TaskType] == [5, 5, 5]
+    # every hostile abduction proposal is invalid (well formatted: -0.5), none crashed the step
+    abd = by_group[(TaskType.ABDUCTION, Role.PROPOSE)]
+    assert all(r.info["outcome"] == "wrong" and r.reward == -0.5 for r in abd)
+    assert {r.info["reason"].split(":")[0] for r in abd} >= {"timeout", "forbidden_import"}
+    ded = by_group[(TaskType.DEDUCTION, Role.PROPOSE)]
+    assert [r.info["outcome"] for r in ded] == ["passable", "format_error", "passable", "passable"]
+    assert ded[1].reward == -1.0
+    # valid proposals: solved by "42" always (a*2 on 21) -> s = 1 -> AZR's -0.5; "cba" never -> s = 0
+    assert ded[0].info["solve_rate"] == 1.0 and ded[0].reward == -0.5
+    assert ded[2].info["solve_rate"] == 0.0
+    # induction: the failing input 1/0 and the duplicate are dropped, 2 pairs remain
+    ind = by_group[(TaskType.INDUCTION, Role.PROPOSE)]
+    assert all(r.info["outcome"] == "passable" for r in ind)
+    assert len(ind[0].info["task"]["inputs"]) == 2
+    # the hostile abduction answer is rejected by the sandbox checks, not run here
+    assert all(not r.info["correct"] for r in by_group[(TaskType.ABDUCTION, Role.SOLVE)])
+    assert all(r.info["correct"] for r in by_group[(TaskType.INDUCTION, Role.SOLVE)])
+
+
+def test_learnability_samples_use_the_rollout_temperature(env):
+    # The reference code drew them greedily on one branch.
+    for temp in (1.0, 0.7):
+        engine = scripted(hostile=False)
+        buffers = Buffers()
+        buffers.seed_zero()
+        collect(cfg_with(f"rollout.temperature={temp}"), engine, env, buffers, step=1)
+        assert len(engine.calls) == 3  # propose, solve-rate, solve
+        for _, params in engine.calls:
+            assert params.temperature == temp and params.top_p == 1.0
+        assert engine.calls[1][1].n == 3
+
+
+def test_new_tasks_are_buffered_step_tagged_and_solved_first(step7):
+    engine, exp, buffers = step7
+    ded = buffers[TaskType.DEDUCTION]
+    new = ded.from_step(7)
+    assert len(new) == 2  # two distinct valid programs (the third is a duplicate)
+    assert {e.solve_rate for e in new} == {0.0, 1.0}
+    solve_prompts = engine.calls[2][0]
+    ded_prompts = [p for p in solve_prompts if "Predict the output" in p]
+    assert len(ded_prompts) == 5
+    # this step's valid proposals first, in order (0, 2, 3), then 2 backfilled from the buffer
+    assert "return a * 2" in ded_prompts[0] and "s[::-1]" in ded_prompts[1] and "return a * 2" in ded_prompts[2]
+    assert [t for t, _ in exp.new_tasks[TaskType.DEDUCTION]][0].program == "def f(a):\n    return a * 2"
+    assert len(buffers[TaskType.ABDUCTION].from_step(7)) == 0
+
+
+def test_step_is_deterministic_given_the_seed(env):
+    def once(seed):
+        buffers = Buffers()
+        buffers.seed_zero()
+        for k in range(6):
+            buffers[TaskType.DEDUCTION].add(
+                __import__("azr.tasks.types", fromlist=["Triplet"]).Triplet(f"def f(a):\n    return a + {k}", "1", str(1 + k)), 0)
+        engine = scripted(hostile=False)
+        collect(cfg_with(f"run.seed={seed}"), engine, env, buffers, step=2)
+        return [c[0] for c in engine.calls], [p.seed for _, p in engine.calls]
+
+    assert once(0) == once(0)
+    assert once(0)[1] != once(1)[1]
+
+
+def test_frozen_proposer_gets_no_gradient_but_is_rewarded(step7):
+    import torch
+
+    from azr.selfplay.update import build_batch
+
+    _, exp, _ = step7
+    for train_propose, expect in ((True, 1.0), (False, 0.0)):
+        batch, seq_adv = build_batch(exp.rollouts, cfg_with(f"selfplay.train_propose={str(train_propose).lower()}"), 0)
+        roles = [r.role for r in exp.rollouts]
+        assert all(float(w) == (expect if role is Role.PROPOSE else 1.0) for w, role in zip(batch.sample_mask, roles))
+    # task-relative advantages: zero mean within each (task, role) group
+    gids = torch.tensor([r.group_id for r in exp.rollouts])
+    for g in range(6):
+        assert abs(float(seq_adv[gids == g].mean())) < 1e-5
+
+
+def test_selfplay_never_evaluates_model_output_in_process():
+    # The reference trainer eval-ed model output; here only the sandbox runs it.
+    root = Path(__file__).resolve().parents[1] / "azr" / "selfplay"
+    for path in root.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                assert name not in {"eval", "exec", "compile", "literal_eval", "__import__"}, f"{path.name}: {name}"
+
+
+def test_a_broken_sandbox_becomes_rewards_not_exceptions():
+    sb = Sandbox(ExecutorConfig(timeout_s=1.0))
+    sb.close()  # every run now fails inside the executor
+    broken = CodeEnv(sb)
+    buffers = Buffers()
+    buffers.seed_zero()
+    exp = collect(cfg_with(), scripted(hostile=False), broken, buffers, step=1)
+    props = [r for r in exp.rollouts if r.role is Role.PROPOSE and r.info["outcome"] != "format_error"]
+    assert props and all(r.info["outcome"] == "wrong" and r.info["reason"] == "sandbox_error" for r in props)
+    solves = [r for r in exp.rollouts if r.role is Role.SOLVE and r.task_type is not TaskType.DEDUCTION]
+    assert solves and not any(r.info["correct"] for r in solves)
+
+
+def test_seeding_from_base_model_proposals(env, caplog):
+    from azr.selfplay.seeding import seed_buffers
+
+    buffers = Buffers()
+    buffers.seed_zero()
+    cfg = cfg_with("selfplay.seed_buffer_size=3", "selfplay.max_seed_rounds=2")
+    rounds = seed_buffers(cfg, scripted(hostile=False), env, buffers)
+    assert len(buffers[TaskType.DEDUCTION]) == 3  # zero triplet + two distinct valid programs
+    assert all(e.step in (-1, 0) for t in TaskType for e in buffers[t].entries)
+    assert len(buffers[TaskType.ABDUCTION]) == 2 and rounds == 2
+    assert "below seed_buffer_size" in caplog.text
