@@ -26,6 +26,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 
+from azr.baselines.sections import ControlsConfig
 from azr.executor.config import ExecutorConfig
 from azr.rl.config import AdvantageConfig, CheckpointConfig, LossConfig, OptimConfig
 from azr.rollout.config import ModelConfig, RolloutConfig
@@ -246,6 +247,9 @@ class Config:
     """Proposer and solver rewards."""
     run: RunConfig = field(default_factory=RunConfig)
     """Run directory, seed, metric sinks."""
+    controls: ControlsConfig = field(default_factory=ControlsConfig)
+    """Exploration controls of the study (proposer temperature, diversity penalty; off by
+    default); self-play uses ``propose_temperature`` and ``diversity_*``."""
 
 
 

@@ -25,7 +25,7 @@ PHASES = ("propose", "solve_rate", "solve", "execute", "update", "validate", "ch
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     args = ap.parse_args()
 
@@ -44,14 +44,20 @@ def main() -> None:
     print(f"# azr train --preset tiny: {args.steps} steps ({platform.machine()}, {time.strftime('%Y-%m-%d')})")
     print(f"model: {model}; overrides: {args.overrides or 'none'}; wall incl. set-up {wall:.1f} s")
     steady = rows[1:] or rows
-    mean_step = statistics.mean(r["time/step"] for r in steady)
-    print(f"first step {rows[0]['time/step']:.2f} s; steady steps (2..{len(rows)}) mean {mean_step:.2f} s/step")
+    # time/step covers everything but the checkpoint, which is reported in the next row.
+    totals = [r["time/step"] + (r.get("time/checkpoint") or 0.0) for r in steady]
+    mean_step = statistics.mean(totals)
+    print(f"first step {rows[0]['time/step']:.2f} s; steps 2..{len(rows)}: mean {mean_step:.2f} s/step "
+          f"(min {min(totals):.2f}, max {max(totals):.2f}; validation and checkpoints amortised)")
     print("| phase | s/step | share |")
     print("|---|---|---|")
+    accounted = 0.0
     for ph in PHASES:
-        vals = [r.get(f"time/{ph}", 0.0) or 0.0 for r in steady]
-        m = statistics.mean(vals)
+        m = statistics.mean(r.get(f"time/{ph}", 0.0) or 0.0 for r in steady)
+        accounted += m
         print(f"| {ph} | {m:.2f} | {100 * m / mean_step:.0f}% |")
+    other = mean_step - accounted
+    print(f"| other (prompts, parsing, metrics, buffers) | {other:.2f} | {100 * other / mean_step:.0f}% |")
     tok = statistics.mean(r["tokens_per_s"] for r in steady)
     gen = statistics.mean(r["tokens/generated"] for r in steady)
     print(f"generated tokens/step {gen:.0f}, sampling throughput {tok:.0f} tok/s")

@@ -59,10 +59,11 @@ def make_pair(folder: Path, gb: float, seed: int = 0) -> tuple[Path, Path, int]:
     for d in (a_dir, b_dir):
         d.mkdir(parents=True)
         (d / "config.json").write_text(json.dumps({"tie_word_embeddings": False}))
+    layer0 = [rng.standard_normal(shape, dtype=np.float32) * 0.02 for shape in shapes]
     for i in range(layers):  # one shard per layer keeps the writer's memory small
         a, b = {}, {}
-        for shape, name in zip(shapes, names):
-            x = rng.standard_normal(shape, dtype=np.float32) * 0.02
+        for shape, name, x0 in zip(shapes, names, layer0):
+            x = x0 + np.float32(0.001 * i)  # distinct layers without drawing fresh noise (slow)
             y = x.copy().reshape(-1)
             idx = rng.integers(0, y.size, size=max(1, y.size // 100))
             y[idx] += 0.01
@@ -111,6 +112,7 @@ def main() -> None:
     ap.add_argument("--gb", type=float, default=2.0, help="size of each checkpoint in GB")
     ap.add_argument("--dir", default=None, help="where to write the pair (default: a temp dir)")
     args = ap.parse_args()
+    load0 = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="azr_sparsity_", dir=args.dir))
     try:
         t = time.perf_counter()
@@ -139,7 +141,8 @@ def main() -> None:
         print(f"\n{'cache':<6} {'what':<28} {'GB/s':>7} {'peak RSS MiB':>13}")
         for cache, what, gbs, rss in rows:
             print(f"{cache:<6} {what:<28} {gbs:>7.2f} {'' if rss is None else f'{rss:.0f}':>13}")
-        print(f"(own process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+        print(f"(own process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; "
+              f"load average at start {load0[0]:.1f}, at end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -47,7 +47,7 @@ def test_run_reading(run):
         assert key in rows[-1]
     assert [c.step for c in list_checkpoints(run)] == [0, 10, 20, 30]
     entries = load_buffer_entries(run, "deduction")
-    assert entries[0]["step"] == 0 and len({e["hash"] for e in entries}) == len(entries)
+    assert entries[0]["step"] == -1 and len({e["hash"] for e in entries}) == len(entries)
     assert max(e["step"] for e in entries) == 30
     assert load_buffer_entries(run, "induction")[-1]["inputs"]
     assert proposer_reward({"reward": {"proposer": "eq3"}}) == "eq3"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 from pathlib import Path
@@ -12,7 +11,6 @@ import pytest
 from azr.baselines.dataset import (
     BenchmarkRefused,
     DatasetError,
-    Problem,
     load_dataset,
     parse_record,
     write_dataset,

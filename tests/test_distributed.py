@@ -24,6 +24,7 @@ LOSS_CFGS = {
     "token-mean": LossConfig(entropy_coef=1e-3),
     "seq-sum-norm": LossConfig(agg="seq-mean-token-sum-norm"),
 }
+PROMPTS = ["def f(a):", "x = 1", "<answer>", "import os", "print("]
 OPTIM = OptimConfig(lr=0.5, grad_clip=None, micro_batch_tokens=48)
 
 
@@ -87,7 +88,7 @@ def _rollouts():
     return out
 
 
-def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
+def _worker(rank: int, world: int, port: int, out_dir: str, model_dir: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
@@ -122,6 +123,17 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
     jobs = [Job("x = 2", f"x ** {i}") for i in range(5)]
     with Sandbox(ExecutorConfig(workers=1)) as sb:
         result["sandbox"] = [r.value for r in ShardedSandbox(sb, info).run(jobs)]
+    # the sharded engine: each rank samples its block, everyone gets every completion in order
+    from azr.distributed.sharded import ShardedEngine
+    from azr.rollout.config import ModelConfig, RolloutConfig
+    from azr.rollout.hf import HFEngine
+    from azr.rollout.models import load_policy
+    from azr.rollout.types import SamplingParams
+
+    model, tok = load_policy(ModelConfig(path=model_dir, device="cpu"))
+    engine = ShardedEngine(HFEngine(model, tok, RolloutConfig(max_batch_size=1)), info)
+    outs = engine.generate(PROMPTS, SamplingParams(temperature=0.0, max_new_tokens=6))
+    result["generate"] = [[c.token_ids for c in cs] for cs in outs]
     if info.is_main:
         torch.save(result, os.path.join(out_dir, "rank0.pt"))
     d.barrier()
@@ -135,11 +147,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def two_rank_results(tmp_path_factory):
+def two_rank_results(tmp_path_factory, tiny_model_dir):
     import torch.multiprocessing as mp
 
     out = tmp_path_factory.mktemp("ddp")
-    mp.spawn(_worker, args=(2, _free_port(), str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, _free_port(), str(out), str(tiny_model_dir)), nprocs=2, join=True)
     return torch.load(out / "rank0.pt", weights_only=False)
 
 
@@ -203,6 +215,41 @@ def test_two_ranks_policy_update_equals_selfplay_policy_update(two_rank_results)
 
 def test_sharded_sandbox_gathers_all_results_in_order(two_rank_results):
     assert two_rank_results["sandbox"] == [repr(2**i) for i in range(5)]
+
+
+def test_sharded_engine_gathers_all_completions_in_order(two_rank_results, tiny_policy):
+    from azr.rollout.config import RolloutConfig
+    from azr.rollout.hf import HFEngine
+    from azr.rollout.types import SamplingParams
+
+    model, tok = tiny_policy
+    want = HFEngine(model, tok, RolloutConfig(max_batch_size=1)).generate(
+        PROMPTS, SamplingParams(temperature=0.0, max_new_tokens=6))
+    assert two_rank_results["generate"] == [[c.token_ids for c in cs] for cs in want]
+
+
+def test_launch_builds_the_torchrun_command():
+    import sys
+
+    from azr.distributed.launch import torchrun_command
+
+    cmd = torchrun_command(4, ["train", "--preset", "tiny"])
+    assert cmd[:3] == [sys.executable, "-m", "torch.distributed.run"]
+    assert "--nproc-per-node=4" in cmd and "--standalone" in cmd
+    assert cmd[-5:] == ["-m", "azr", "train", "--preset", "tiny"]
+    multi = torchrun_command(8, ["train"], nnodes=2, node_rank=1, master_addr="10.0.0.1", master_port=29500)
+    assert "--node-rank=1" in multi and "--master-addr=10.0.0.1" in multi and "--standalone" not in multi
+
+
+def test_make_sandbox_local_backend():
+    from azr.distributed.ray_sandbox import make_sandbox
+    from azr.executor import ExecutorConfig, Job, Sandbox
+
+    with make_sandbox(ExecutorConfig(workers=1), "local") as sb:
+        assert isinstance(sb, Sandbox)
+        assert sb.run([Job("y = 3", "y * 2")])[0].value == "6"
+    with pytest.raises(ValueError):
+        make_sandbox(ExecutorConfig(), "nope")
 
 
 def test_single_process_is_the_rl_core_update():

@@ -110,13 +110,24 @@ def test_executor_and_tasks_do_not_import_torch():
 
 
 def test_usable_from_a_process_that_imported_torch():
-    pytest.importorskip("torch")
-    code = (
-        "import torch\n"
-        "from azr.executor import Sandbox, ExecutorConfig, Job\n"
-        "with Sandbox(ExecutorConfig(workers=2)) as s:\n"
-        "    print([r.value for r in s.run([Job('', str(i)) for i in range(4)])])\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "['0', '1', '2', '3']"
+    torch = pytest.importorskip("torch")  # the suite imports it anyway; workers are not forked from us
+    with Sandbox(ExecutorConfig(workers=2)) as s:
+        assert [r.value for r in s.run([Job("", str(i)) for i in range(4)])] == ["0", "1", "2", "3"]
+    assert torch.ones(2).sum().item() == 2.0
+
+
+def test_job_arguments_are_checked():
+    with pytest.raises(TypeError):
+        Job(b"x = 1")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Job("x = 1", timeout_s=-1)
+    with pytest.raises(ValueError):
+        Job("x = 1", replica=-1)
+
+
+def test_readme_example(sb):
+    from azr.executor import Proposal, VerifyRequest, validate, verify
+
+    prog = "def f(a):\n    return a[::-1]"
+    assert validate(sb, [Proposal(prog, ("'abc'",))])[0].output == "'cba'"
+    assert verify(sb, [VerifyRequest("abduction", answer="'cba'", program=prog, output="'abc'")])[0].correct

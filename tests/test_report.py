@@ -99,6 +99,9 @@ def test_difficulty_results_are_plotted(runs, tmp_path):
     assert [f.key for f in figures] == ["difficulty"]
     fig = figures[0]
     assert fig.file == "difficulty.png" and "buckets of 10 steps" in fig.caption
+    (run / DIFFICULTY_FILE).write_text("{truncated")
+    _, figures = build_report([run], output=tmp_path / "out", only=["difficulty"])
+    assert figures[0].file is None and "unusable" in figures[0].missing
 
 
 def test_report_cli_prints_path_and_rejects_non_runs(runs, tmp_path, capsys):

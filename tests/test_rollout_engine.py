@@ -81,7 +81,7 @@ def test_tiny_top_p_is_greedy(engine):
 def test_stop_string_truncates_text_and_tokens(engine):
     out = engine.generate(PROMPTS, SamplingParams(max_new_tokens=24, n=3, seed=1, stop=("e",)))
     stops = [c for cs in out for c in cs if c.finish_reason == "stop"]
-    assert stops, "a random tiny model emits an "e" within 24 tokens"
+    assert stops, "a random tiny model emits an 'e' within 24 tokens"
     tok = engine.tokenizer
     for c in stops:
         assert c.text.endswith("e") and c.text.count("e") == 1

@@ -319,3 +319,25 @@ def test_crashed_worker_is_replaced(sb):
         w.proc.kill()
     res = sb.run([Job("x = 5", "x")] * 4)
     assert [r.value for r in res] == ["5"] * 4
+
+
+def test_code_data_and_home_directories_are_hidden(sb, tmp_path, monkeypatch):
+    need(sb, "mount_namespace")
+    here = os.path.abspath(__file__)
+    res = run(sb, "import os", f"(os.path.exists({here!r}), os.path.exists('/root/.bashrc'))")
+    assert res.value == "(False, False)"
+    # the caller's working directory is hidden too (a fresh pool picks up the new cwd)
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "answers.txt").write_text("42")
+    monkeypatch.chdir(secret)
+    with Sandbox(ExecutorConfig(workers=1)) as s:
+        assert str(secret) in s.hidden_paths or any(str(secret).startswith(p + "/") for p in s.hidden_paths) \
+            or str(secret).startswith("/tmp/")  # /tmp is a private tmpfs anyway
+        res = run(s, "import os", f"os.path.exists({str(secret / 'answers.txt')!r})")
+    assert res.value == "False"
+
+
+def test_stdlib_stays_importable_under_a_hidden_directory(sb):
+    res = run(sb, "import zlib, fractions, sqlite3, csv", "zlib.crc32(b'a')")
+    assert res.status == "ok" and res.value == "3904355907"

@@ -34,7 +34,7 @@ class ScriptedEngine:
 
     def __init__(self, proposals: dict[TaskType, list[str]], solutions: dict[TaskType, str]):
         self.proposals = {t: itertools.cycle(v) for t, v in proposals.items()}
-        self.solutions = solutions
+        self.solutions = {t: itertools.cycle(v if isinstance(v, list) else [v]) for t, v in solutions.items()}
         self.calls = []
 
     @staticmethod
@@ -54,7 +54,7 @@ class ScriptedEngine:
         out = []
         for p in prompts:
             role, t = self.kind(p)
-            texts = [next(self.proposals[t]) if role is Role.PROPOSE else self.solutions[t] for _ in range(params.n)]
+            texts = [next(self.proposals[t] if role is Role.PROPOSE else self.solutions[t]) for _ in range(params.n)]
             out.append([Completion(tuple(range(1, 1 + len(x) // 8)), x, tuple([-0.5] * (len(x) // 8)), "eos", (1, 2, 3))
                         for x in texts])
         return out
@@ -218,3 +218,19 @@ def test_seeding_from_base_model_proposals(env, caplog):
     assert all(e.step in (-1, 0) for t in TaskType for e in buffers[t].entries)
     assert len(buffers[TaskType.ABDUCTION]) == 2 and rounds == 2
     assert "below seed_buffer_size" in caplog.text
+
+
+def test_exploration_controls_proposer_temperature_and_diversity_penalty(env):
+    buffers = Buffers()
+    buffers.seed_zero()
+    engine = scripted(hostile=False)
+    right, wrong = render_solution("deduction", "42"), render_solution("deduction", "0")
+    engine.solutions[TaskType.DEDUCTION] = itertools.cycle([right, wrong])  # 0 < s < 1: positive rewards
+    cfg = cfg_with("controls.propose_temperature=0.5", "controls.diversity_weight=0.5")
+    exp = collect(cfg, engine, env, buffers, step=1)
+    assert [p.temperature for _, p in engine.calls] == [0.5, 1.0, 1.0]  # solvers keep the rollout temperature
+    ded = [r for r in exp.rollouts if r.group == (TaskType.DEDUCTION, Role.PROPOSE)]
+    # proposals 0 and 3 are the same program and input: both are penalised, the unique one is not
+    assert ded[0].reward < ded[0].info["reward_before_diversity"]
+    assert ded[2].reward == ded[2].info["reward_before_diversity"]
+    assert any(k.startswith("diversity/deduction/") for k in exp.metrics)

@@ -180,6 +180,17 @@ def test_mismatches_are_clear_errors(tmp_path):
         compute_sparsity(pa, pa, atol=-1)
 
 
+def test_malformed_headers_rejected(tmp_path):
+    import struct
+
+    for i, header in enumerate([b"[1, 2]", b'{"w": {"dtype": "F32"}}', b'{"w": {"dtype": "Q9", "shape": [1], '
+                                b'"data_offsets": [0, 4]}}']):
+        path = tmp_path / f"h{i}.safetensors"
+        path.write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
+        with pytest.raises(CheckpointError, match="malformed|unsupported"):
+            list_tensors(path)
+
+
 def test_truncated_file_rejected(tmp_path):
     write_safetensors(tmp_path / "a.safetensors", {"w": np.zeros(100, np.float32)})
     data = (tmp_path / "a.safetensors").read_bytes()

@@ -111,12 +111,17 @@ def fig_passk(evals: list, out: Path) -> Figure:
 
 def fig_difficulty(runs: list[RunInfo], out: Path) -> Figure:
     f = Figure("difficulty", "Response length and solve rate by question step")
+    problems = []
     for r in runs:
         path = r.path / DIFFICULTY_FILE
         if not path.exists():
             continue
-        d = json.loads(path.read_text())
-        if not d.get("stats"):
+        try:
+            d = json.loads(path.read_text())
+            if not isinstance(d, dict) or not isinstance(d.get("stats"), list) or not d["stats"]:
+                raise ValueError("no 'stats' list")
+        except (ValueError, OSError) as e:
+            problems.append(f"{path} is unusable ({e})")
             continue
         every = int(d.get("bucket_every", 25))
         f.file = plots.plot_difficulty(d["stats"], every, out / "difficulty.png").name
@@ -130,7 +135,7 @@ def fig_difficulty(runs: list[RunInfo], out: Path) -> Figure:
                      "questions; right: mean response length in tokens. Source: " + str(path))
         return f
     f.missing = ("solve rates of models on buffer questions: run `azr analyze difficulty RUN --models A B` "
-                 f"(writes RUN/{DIFFICULTY_FILE})")
+                 f"(writes RUN/{DIFFICULTY_FILE})" + "".join(f"; {p}" for p in problems))
     return f
 
 

@@ -75,16 +75,21 @@ def read_header(path: Path) -> dict[str, TensorInfo]:
         raise CheckpointError(f"cannot read {path}: {e}") from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path}: malformed safetensors header ({e})") from e
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: malformed safetensors header (not a JSON object)")
     base = 8 + hlen
     out: dict[str, TensorInfo] = {}
     for name, meta in header.items():
         if name == "__metadata__":
             continue
-        dtype = meta.get("dtype")
+        try:
+            dtype = meta.get("dtype")
+            shape = tuple(int(d) for d in meta["shape"])
+            begin, end = (int(x) for x in meta["data_offsets"])
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: malformed header entry for {name!r} ({e!r})") from e
         if dtype not in DTYPE_SIZES:
             raise CheckpointError(f"{path}: tensor {name!r} has unsupported dtype {dtype!r}")
-        shape = tuple(int(d) for d in meta["shape"])
-        begin, end = (int(x) for x in meta["data_offsets"])
         info = TensorInfo(name, dtype, shape, path, base + begin, end - begin)
         if info.nbytes != info.numel * info.itemsize or base + end > size:
             raise CheckpointError(f"{path}: tensor {name!r} has inconsistent offsets")

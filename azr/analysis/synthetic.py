@@ -190,7 +190,7 @@ def write_run(root: Path, name: str = "run", steps: int = 30, checkpoint_every: 
                 row = {"step": s, "entropy/overall": row["entropy/overall"], "reward/mean": row["solve/deduction/accuracy"],
                        "response_length/mean": row["solve/deduction/response_length_mean"]}
             f.write(json.dumps(row) + "\n")
-    entries = {t: [_buffer_entry(t, 0, 0, rng)] for t in TASKS}
+    entries = {t: [_buffer_entry(t, -1, 0, rng)] for t in TASKS}  # the zero triplet (step -1, as azr train)
     tensors = tiny_llama_tensors(seed)
     ckpt_steps = list(range(0, steps + 1, checkpoint_every))
     for i, s in enumerate(ckpt_steps):

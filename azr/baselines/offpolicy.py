@@ -19,7 +19,12 @@ policy's log-prob of the same token at temperature 1 before the update.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
+
+if TYPE_CHECKING:
+    from azr.rl.batch import PolicyBatch
 
 LEVELS = ("token", "sequence")
 
@@ -87,3 +92,27 @@ def importance_weights(
             metrics["explore/truncated_frac"] = float((raw[sel] > cap).float().mean())
             metrics["explore/ess"] = float(w.sum() ** 2 / (w.numel() * (w**2).sum()).clamp(min=1e-12))
     return weights, metrics
+
+
+def reweight_off_policy(model, batch, off_policy: torch.Tensor, *, temperature: float, cap: float, level: str,
+                        optim_cfg) -> tuple["PolicyBatch", dict[str, float]]:
+    """Correct a ``PolicyBatch`` whose rows ``off_policy`` [B] were drawn by a behaviour sampler.
+
+    ``batch.old_logprobs`` must hold what the samplers reported (mu for those rows). The
+    policy's log-probs pi_old are recomputed (no gradient, at ``temperature``, the rollout
+    temperature of the update); off-policy rows then get ``old_logprobs = pi_old`` (their PPO
+    ratio is pi_theta / pi_old) and ``advantages * min(pi_old / mu, cap)``. On-policy rows are
+    returned unchanged. A trainer calls this after computing advantages, before the update.
+    """
+    from dataclasses import replace
+
+    from azr.rl.update import recompute_logprobs
+
+    if not bool(off_policy.any()):
+        return batch, {}
+    old, _ = recompute_logprobs(model, batch, temperature=temperature, micro_batch_tokens=optim_cfg.micro_batch_tokens,
+                                chunk_tokens=optim_cfg.logprob_chunk_tokens, autocast=optim_cfg.autocast)
+    weights, metrics = importance_weights(old, batch.old_logprobs, batch.response_mask, off_policy,
+                                          cap=cap, level=level)
+    old_lp = torch.where(off_policy[:, None], old, batch.old_logprobs)
+    return replace(batch, advantages=batch.advantages * weights, old_logprobs=old_lp), metrics

@@ -37,10 +37,10 @@ from azr.baselines.common import (
 )
 from azr.baselines.config import BaselineConfig
 from azr.baselines.dataset import Problem
-from azr.baselines.offpolicy import explore_count, importance_weights
+from azr.baselines.offpolicy import explore_count, reweight_off_policy
 from azr.rl.advantages import compute_advantages
 from azr.rl.batch import make_policy_batch
-from azr.rl.update import recompute_logprobs, update_step
+from azr.rl.update import update_step
 from azr.rollout.types import SamplingParams
 from azr.selfplay.records import Rollout, derive_seed
 from azr.selfplay.rewards import solver_final_reward
@@ -98,17 +98,12 @@ def build_batch(cfg: BaselineConfig, model, rollouts: list[Rollout], group_ids: 
                               old_logprobs=[list(r.completion.logprobs) for r in rollouts])
     scores = torch.tensor([r.reward for r in rollouts], dtype=torch.float32)
     adv = compute_advantages(scores, batch.response_mask, group_ids, cfg.advantage) * batch.response_mask
-    metrics: dict[str, float] = {}
     off = torch.tensor([bool(r.info["explore"]) for r in rollouts])
-    if off.any():
-        # pi_old of every token at the rollout temperature (the behaviour's are Completion.logprobs)
-        old, _ = recompute_logprobs(model, batch, temperature=cfg.rollout.temperature or 1.0,
-                                    micro_batch_tokens=cfg.optim.micro_batch_tokens,
-                                    chunk_tokens=cfg.optim.logprob_chunk_tokens, autocast=cfg.optim.autocast)
-        weights, metrics = importance_weights(old, batch.old_logprobs, batch.response_mask, off,
-                                              cap=cfg.controls.is_cap, level=cfg.controls.is_level)
-        adv = adv * weights
-        batch = replace(batch, old_logprobs=torch.where(off[:, None], old, batch.old_logprobs))
+    c = cfg.controls
+    batch, metrics = reweight_off_policy(model, replace(batch, advantages=adv), off,
+                                         temperature=cfg.rollout.temperature or 1.0, cap=c.is_cap,
+                                         level=c.is_level, optim_cfg=cfg.optim)
+    adv = batch.advantages
     ntok = batch.response_mask.sum(-1).clamp(min=1)
     seq_adv = (adv * batch.response_mask).sum(-1) / ntok
     return replace(batch, advantages=adv), seq_adv, metrics

@@ -163,7 +163,7 @@ def train_sft(cfg: BaselineConfig, resume: bool = False) -> Path:
                         metrics.update(_task_metrics(chosen, pairs, rows))
                 else:
                     metrics["loss/skipped"] = 1.0
-                metrics["epoch"] = step * cfg.sft.batch_size / len(problems)
+                metrics["sft/epoch"] = step * cfg.sft.batch_size / len(problems)
                 metrics.update({"time/data": t1 - t0, "time/update": time.perf_counter() - t1,
                                 "time/step": time.perf_counter() - t0, "time/checkpoint": last_ckpt})
                 writer.write(step, metrics)

@@ -176,12 +176,16 @@ class RaySandbox:
         self.stats["actors_replaced"] += 1
 
 
-def make_sandbox(config: ExecutorConfig, backend: str = "local", **ray_kwargs):
-    """The sandbox of ``backend``: ``"local"`` -> ``Sandbox(config)``, ``"ray"`` -> ``RaySandbox``."""
+def make_sandbox(config: ExecutorConfig, backend: str | None = None, **ray_kwargs):
+    """The sandbox of ``backend`` (default ``config.backend`` when the config has that field,
+    else "local"): ``"local"`` -> ``Sandbox(config)``; ``"ray"`` -> ``RaySandbox(config,
+    actors=config.ray_actors (default 2), **ray_kwargs)``."""
+    backend = backend or getattr(config, "backend", "local")
     if backend == "local":
         from azr.executor.sandbox import Sandbox
 
         return Sandbox(config)
     if backend == "ray":
+        ray_kwargs.setdefault("actors", getattr(config, "ray_actors", 2))
         return RaySandbox(config, **ray_kwargs)
     raise ValueError(f"unknown executor backend {backend!r} (local | ray)")

@@ -72,7 +72,13 @@ def wrap_ddp(model: nn.Module, info: DistInfo | None = None, **ddp_kwargs) -> nn
     wrapped = LogprobModule(model)
     if not info.distributed:
         return wrapped
-    kwargs = {"broadcast_buffers": False, "find_unused_parameters": False, **ddp_kwargs}
+    import inspect
+
+    # buffers (rotary tables) are identical on every rank: no per-forward broadcast
+    params = inspect.signature(nn.parallel.DistributedDataParallel).parameters
+    no_sync_buffers = {"forward_sync_buffers": False} if "forward_sync_buffers" in params \
+        else {"broadcast_buffers": False}
+    kwargs = {**no_sync_buffers, "find_unused_parameters": False, **ddp_kwargs}
     if info.device.type == "cuda":
         kwargs.setdefault("device_ids", [info.device.index])
     return nn.parallel.DistributedDataParallel(wrapped, **kwargs)

@@ -35,7 +35,8 @@ class EvalSettings:
     evalplus_min_time_limit: float = 1.0  # EvalPlus: per-test limit >= this many seconds
     evalplus_gt_factor: float = 4.0  # EvalPlus: per-test limit >= factor x ground-truth time
     evalplus_max_phase_s: float = 60.0  # EvalPlus: cap of a phase's summed limits (+1 s)
-    evalplus_wall_factor: float = 2.0  # wall-clock job limit = factor x (CPU budgets) + 5 s
+    evalplus_wall_factor: float = 4.0  # wall-clock job limit = factor x (CPU budgets) + 5 s (a
+    # safety net for programs that sleep; generous so that machine load does not fail programs)
     evalplus_gt_timeout_s: float = 300.0  # limit for computing one problem's ground truth
     cruxeval_timeout_s: float = 5.0  # limit of one CRUXEval check
     lcb_test_timeout_s: float = 6.0  # LiveCodeBench: limit per public test

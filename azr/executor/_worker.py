@@ -107,6 +107,7 @@ class Worker:
         self.uid = self.gid = None
         self.pidns_fd = None
         self.prot = {"root": self.root}
+        self.hidden: list = []
         self._setup()
 
     # -- start-up: decide which protections work here --------------------------------
@@ -168,35 +169,46 @@ class Worker:
 
     def _setup_mounts(self) -> None:
         """Once per worker: a private mount namespace with a fresh size-capped tmpfs on /tmp,
-        read-only empty masks over the other world-writable directories, and the Python
-        installation made reachable for the unprivileged user when it sits under a private
-        directory such as /root (everything else in that directory is hidden)."""
-        shadows = _private_ancestors(sys.path) if self.uid is not None else {}
+        read-only empty masks over the other world-writable directories and over the hidden
+        directories (``hide_paths``, the caller's working and data directories, and any
+        directory the unprivileged user cannot traverse, such as /root). Import directories
+        of the Python installation that sit under a hidden directory are bound back read-only."""
+        tops = _hidden_tops(list(self.s.get("hide_paths", ())) + list(self.s.get("hide_extra", ())),
+                            sys.path, check_traverse=self.uid is not None)
+        imports = _minimal([os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)])
+        expose = [p for p in imports if any(_under(p, t) for t in tops)]
         _unshare(CLONE_NEWNS)
         _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
-        keep = {c: os.open(c, os.O_PATH | os.O_DIRECTORY) for cs in shadows.values() for c in cs}
+        keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in expose}
         size_kb = int(self.s["max_file_mb"]) * 1024
         _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_kb}k,mode=1777")
         for d in WORLD_WRITABLE_CANDIDATES:
             if _world_writable(d):
                 _mount("tmpfs", d, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755")
-        for top, children in shadows.items():
+        for top in tops:
             _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
-            for c in children:
-                os.makedirs(c, exist_ok=True)
-                _mount(f"/proc/self/fd/{keep[c]}", c, None, MS_BIND | MS_REC, None)
-                _mount("none", c, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
+        for p in expose:
+            os.makedirs(p, exist_ok=True)
+            _mount(f"/proc/self/fd/{keep[p]}", p, None, MS_BIND | MS_REC, None)
+            _mount("none", p, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+        for top in tops:
             _mount("none", top, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
         for fd in keep.values():
             os.close(fd)
+        self.hidden = tops
 
     def serve(self) -> None:
-        write_msg(self.out_fd, {"hello": True, "protections": self.prot, "pid": os.getpid()})
+        write_msg(self.out_fd, {"hello": True, "protections": self.prot, "hidden_paths": self.hidden,
+                                "pid": os.getpid()})
         while True:
             msg = read_msg(self.in_fd)
             if msg is None or msg.get("op") == "exit":
                 break
-            write_msg(self.out_fd, self.run_job(msg))
+            try:
+                result = self.run_job(msg)
+            except Exception as e:  # a sandbox fault, not the program's: report it, keep serving
+                result = _result("killed", None, "SandboxError", f"{type(e).__name__}: {e}") | {"duration_s": 0.0}
+            write_msg(self.out_fd, result)
         if not self.prot["mount_namespace"]:
             import shutil
 
@@ -373,24 +385,47 @@ def _children_of(ppid: int) -> list[int]:
     return out
 
 
-def _private_ancestors(paths) -> dict:
-    """For the import path: ``{top: [child, ...]}`` where ``top`` is the highest directory
-    that other users cannot traverse (e.g. /root) and ``child`` the entry below it that
-    leads to an import directory (e.g. /root/.pyenv)."""
-    out: dict = {}
-    for p in paths:
-        if not p or not os.path.isdir(p):
-            continue
-        parts = os.path.realpath(p).split(os.sep)[1:]
-        cur = "/"
-        for i, part in enumerate(parts[:-1]):
-            cur = os.path.join(cur, part)
-            if not os.stat(cur).st_mode & 0o001:
-                child = os.path.join(cur, parts[i + 1])
-                if child not in out.setdefault(cur, []):
-                    out[cur].append(child)
-                break
+#: Never hidden: the system directories a Python child needs (and / itself).
+_SYSTEM_DIRS = ("/", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc",
+                "/dev", "/sys", "/tmp", "/var", "/run")
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def _minimal(paths) -> list:
+    """Drop every path that lies under another one of the list."""
+    out: list = []
+    for p in sorted(set(paths), key=len):
+        if not any(_under(p, q) for q in out):
+            out.append(p)
     return out
+
+
+def _hidden_tops(requested, import_paths, check_traverse: bool) -> list:
+    """Directories to cover with an empty tmpfs: the requested ones that exist (never a system
+    directory or an ancestor of one) plus, when ``check_traverse``, the highest ancestor of an
+    import directory that other users cannot traverse (e.g. /root)."""
+    cands = []
+    for d in requested:
+        if not d or not os.path.isdir(d):
+            continue
+        d = os.path.realpath(d)
+        if any(_under(s, d) for s in _SYSTEM_DIRS) or any(_under(d, s) for s in _SYSTEM_DIRS if s != "/"):
+            continue  # "/", a system directory or anything under one (/usr/..., /tmp/...): not hidden
+        cands.append(d)
+    if check_traverse:
+        for p in import_paths:
+            if not p or not os.path.isdir(p):
+                continue
+            cur = "/"
+            for part in os.path.realpath(p).split(os.sep)[1:-1]:
+                cur = os.path.join(cur, part)
+                if not os.stat(cur).st_mode & 0o001:
+                    cands.append(cur)
+                    break
+    return _minimal(cands)
 
 
 def _world_writable(path: str) -> bool:

@@ -57,6 +57,13 @@ class ExecutorConfig:
     (its working directory lives there) and read-only masks over the other
     world-writable directories, so that it cannot write outside its own temp dir."""
 
+    hide_paths: tuple[str, ...] = ("/home", "/root", "/work", "/mnt", "/media", "/srv", "/opt")
+    """With mount isolation: directories programs see as empty and read-only (code, data
+    sets, home directories). The caller's working directory and ``$AZR_DATA_DIR`` are
+    added automatically; the Python installation is bound back if it lives under one.
+    System directories (/usr, /etc, /var, /tmp, ...) and anything under them are never
+    hidden."""
+
     preimport: tuple[str, ...] = (
         "collections", "itertools", "functools", "math", "re", "string", "heapq",
         "bisect", "copy", "operator", "typing", "dataclasses", "fractions", "decimal",
@@ -80,8 +87,9 @@ class ExecutorConfig:
             raise ValueError(f"memory_mb must be >= 64 (a Python child needs some), got {self.memory_mb}")
         if self.max_open_files < 8:
             raise ValueError(f"max_open_files must be >= 8, got {self.max_open_files}")
-        if not isinstance(self.preimport, tuple):
-            object.__setattr__(self, "preimport", tuple(self.preimport))
+        for name in ("preimport", "hide_paths"):
+            if not isinstance(getattr(self, name), tuple):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def to_dict(self) -> dict:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
@@ -93,6 +101,7 @@ class ExecutorConfig:
         if unknown:
             raise ValueError(f"unknown executor settings: {sorted(unknown)}")
         kwargs = dict(d)
-        if "preimport" in kwargs:
-            kwargs["preimport"] = tuple(kwargs["preimport"])
+        for name in ("preimport", "hide_paths"):
+            if name in kwargs:
+                kwargs[name] = tuple(kwargs[name])
         return cls(**kwargs)

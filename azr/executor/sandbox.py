@@ -57,6 +57,16 @@ class Job:
     timeout_s: float | None = None
     replica: int | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.code, str):
+            raise TypeError(f"Job.code must be a str, got {type(self.code).__name__}")
+        if self.expr is not None and not isinstance(self.expr, str):
+            raise TypeError(f"Job.expr must be a str or None, got {type(self.expr).__name__}")
+        if self.timeout_s is not None and not (self.timeout_s > 0 and self.timeout_s < float("inf")):
+            raise ValueError(f"Job.timeout_s must be a positive number, got {self.timeout_s}")
+        if self.replica is not None and (not isinstance(self.replica, int) or self.replica < 0):
+            raise ValueError(f"Job.replica must be a non-negative int or None, got {self.replica}")
+
 
 @dataclass(frozen=True)
 class ExecResult:
@@ -97,12 +107,14 @@ class _WorkerProc:
             close_fds=True,
             start_new_session=True,
         )
-        self._send(config.to_dict())
+        extra = [os.getcwd(), os.environ.get("AZR_DATA_DIR", "")]
+        self._send({**config.to_dict(), "hide_extra": [d for d in extra if d]})
         hello = self._recv(timeout=60.0)
         if not hello or not hello.get("hello"):
             self.kill()
             raise SandboxError("sandbox worker failed to start")
         self.protections: dict[str, bool] = dict(hello["protections"])
+        self.hidden_paths: list[str] = list(hello.get("hidden_paths", []))
 
     def _send(self, obj: dict) -> None:
         data = json.dumps(obj).encode("utf-8")
@@ -195,6 +207,9 @@ class Sandbox:
             self.close()
             raise
         self.protections: dict[str, bool] = dict(self._all[0].protections)
+        #: Directories programs see as empty (mount isolation): hide_paths, the caller's working
+        #: and data directories, private directories such as /root.
+        self.hidden_paths: list[str] = list(self._all[0].hidden_paths)
 
     # -- context management --------------------------------------------------------
     def __enter__(self) -> "Sandbox":

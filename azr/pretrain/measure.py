@@ -33,24 +33,29 @@ class MeasureConfig:
     """Prompts (one sample each) per (task, role) group and prompt set."""
     seed: int = 1_000_003
     """Seed of the fresh generator programs and of sampling (must differ from the corpus seed)."""
-    k_references: int = 3
-    """Reference triplets in fresh deduction/abduction proposer prompts."""
-    induction_n_inputs: int = 6
-    """Inputs an induction proposer prompt asks for."""
+    k_references: int = 2
+    """Reference triplets in fresh deduction/abduction proposer prompts (the tiny preset's K)."""
+    induction_n_inputs: int = 4
+    """Inputs an induction proposer prompt asks for (the tiny preset's N)."""
     temperature: float = 1.0
     """Sampling temperature (self-play rolls out at 1.0)."""
-    max_new_tokens: int = 320
-    """Completion budget per sample."""
+    max_new_tokens: int = 160
+    """Completion budget per sample (the tiny preset's)."""
     batch_size: int = 16
     """Prompts per ``generate`` call."""
 
 
 def sample(model, tokenizer, prompts: Sequence[str], cfg: MeasureConfig, seed: int) -> list[str]:
     """One completion per prompt, sampled from the full distribution (no top-k/top-p)."""
+    return [text for text, _ in sample_with_lengths(model, tokenizer, prompts, cfg, seed)]
+
+
+def sample_with_lengths(model, tokenizer, prompts: Sequence[str], cfg: MeasureConfig, seed: int) -> list[tuple[str, int]]:
+    """(completion text, generated tokens before EOS) per prompt; seeded."""
     import torch
 
     torch.manual_seed(seed)
-    out: list[str] = []
+    out: list[tuple[str, int]] = []
     model.eval()
     for start in range(0, len(prompts), cfg.batch_size):
         batch = list(prompts[start : start + cfg.batch_size])
@@ -62,7 +67,9 @@ def sample(model, tokenizer, prompts: Sequence[str], cfg: MeasureConfig, seed: i
                 eos_token_id=tokenizer.eos_token_id,
             )
         new = gen[:, enc["input_ids"].shape[1] :]
-        out.extend(tokenizer.batch_decode(new, skip_special_tokens=True))
+        is_eos = new == tokenizer.eos_token_id  # EOS also pads rows that finished early
+        lengths = torch.where(is_eos.any(1), is_eos.int().argmax(1), torch.tensor(new.shape[1])).tolist()
+        out.extend(zip(tokenizer.batch_decode(new, skip_special_tokens=True), lengths))
     return out
 
 
@@ -112,16 +119,16 @@ def measure(model, tokenizer, sandbox, cfg: MeasureConfig = MeasureConfig(),
             jobs.append(("selfplay", tt, "propose", proposer_prompt(tt, [ZERO_TRIPLET]), [ZERO_TRIPLET]))
         jobs.append(("selfplay", I, "propose",
                      proposer_prompt(I, [ZERO_TRIPLET], n_inputs=cfg.induction_n_inputs), ZERO_TRIPLET))
-    texts = sample(model, tokenizer, [j[3] for j in jobs], cfg, cfg.seed)
+    sampled = sample_with_lengths(model, tokenizer, [j[3] for j in jobs], cfg, cfg.seed)
 
     results: dict[str, list[bool]] = {}
     lengths: dict[str, list[int]] = {}
     examples: dict[str, list[str]] = {}
     proposals, prop_keys, prop_programs = [], [], []
     requests, req_keys = [], []
-    for (pset, tt, role, _, ctx), text in zip(jobs, texts):
+    for (pset, tt, role, _, ctx), (text, n_tokens) in zip(jobs, sampled):
         key = f"{pset}/{role}/{tt}"
-        lengths.setdefault(key, []).append(len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+        lengths.setdefault(key, []).append(n_tokens)
         examples.setdefault(key, [])
         if len(examples[key]) < 2:
             examples[key].append(text)

@@ -52,7 +52,10 @@ def resolve(args) -> "object":
         return cfg
     if args.run_dir:
         overrides.append(f"run.run_dir={args.run_dir}")
-    return load_config(args.preset, args.config, overrides)
+    cfg = load_config(args.preset, args.config, overrides)
+    if not cfg.model.path:
+        raise ConfigError("model.path is empty: use a preset (--preset tiny) or --set model.path=FOLDER")
+    return cfg
 
 
 def run(args) -> int:

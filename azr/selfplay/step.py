@@ -12,7 +12,11 @@ phase across the types:
 4. valid tasks enter the buffer tagged with this step (and s);
 5. the solver batch: this step's new tasks first, backfilled from the whole buffer;
 6. solver completions, verified in the sandbox;
-7. rewards: solver 1/0, proposer from the reward registry, both inside the format wrapper.
+7. rewards: solver 1/0, proposer from the reward registry, both inside the format wrapper
+   (plus R-Zero's near-duplicate penalty on proposals when ``controls.diversity_weight`` > 0).
+
+The proposer samples at ``controls.propose_temperature`` when set (else the rollout
+temperature); solver and solve-rate samples always at the rollout temperature.
 
 Every random choice draws from a seed derived from (run seed, step, phase).
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from azr.baselines.hooks import apply_diversity_penalty, proposer_sampling
 from azr.config import Config
 from azr.rollout.types import SamplingParams
 from azr.selfplay.buffer import Buffers, Task
@@ -41,6 +46,7 @@ class Experience:
     new_tasks: dict[TaskType, list[tuple[Task, float]]]  # valid proposals and their solve rates
     timings: dict[str, float] = field(default_factory=dict)
     generated_tokens: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)  # e.g. diversity/<task>/...
 
 
 def sampling(cfg: Config, n: int, seed: int) -> SamplingParams:
@@ -80,7 +86,8 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int) -> Experience
         prompts += proposer_prompts(buffers, t, sp.propose_batch, sp.n_references, sp.n_induction_inputs,
                                     rng_for(seed, step, f"references/{t.value}"))
     with clock("propose"):
-        outs = engine.generate([p.prompt for p in prompts], sampling(cfg, 1, derive_seed(seed, step, "propose")))
+        outs = engine.generate([p.prompt for p in prompts],
+                               proposer_sampling(cfg.rollout, cfg.controls, 1, derive_seed(seed, step, "propose")))
     completions = [o[0] for o in outs]
     tokens += sum(len(c.token_ids) for c in completions)
 
@@ -124,6 +131,7 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int) -> Experience
                                 proposer_final_reward(outcome, s, cfg.reward),
                                 {"outcome": outcome.value, "reason": reason or q.reason, "solve_rate": s,
                                  "task": task.to_dict() if task is not None else None}))
+    extra = apply_diversity_penalty(rollouts, cfg.controls)  # R-Zero's penalty; no-op unless enabled
 
     # 5. solver batch: this step's new tasks first, backfilled from the buffer
     solve_items: list[tuple[TaskType, Task]] = []
@@ -146,4 +154,4 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int) -> Experience
         rollouts.append(Rollout(t, Role.SOLVE, prompt, c, solver_final_reward(g.outcome, g.correct, cfg.reward),
                                 {"outcome": g.outcome.value, "correct": g.correct, "reason": g.reason,
                                  "task": task.to_dict()}))
-    return Experience(rollouts, new_tasks, timings, tokens)
+    return Experience(rollouts, new_tasks, timings, tokens, extra)

@@ -168,6 +168,7 @@ def _train(cfg: Config, resume: bool, run_dir: Path) -> Path:
                 metrics = policy_update(model, optimizer, scheduler, exp.rollouts, cfg, tokenizer.pad_token_id)
                 timings = {**exp.timings, "update": time.perf_counter() - t1}
                 metrics.update(group_metrics(exp.rollouts))
+                metrics.update(exp.metrics)
                 metrics.update(buffer_metrics(buffers, step))
                 if val_sets and step % cfg.selfplay.val_every == 0:
                     progress.phase(step, "validate")
