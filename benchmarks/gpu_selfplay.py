@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> dict:
                 if device == "cuda":
                     torch.cuda.synchronize()
                 update_s = time.perf_counter() - t1
+                print(f"step {step}: rollout {rollout_s:.1f} s, update {update_s:.1f} s", flush=True)
                 resp = [len(r.completion.token_ids) for r in exp.rollouts]
                 steps.append({
                     "step": step, **{f"time/{k}": v for k, v in exp.timings.items()},

@@ -28,7 +28,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
-from azr.analysis.synthetic import write_safetensors  # noqa: E402
+from azr.analysis.synthetic import to_stored, write_safetensors  # noqa: E402
 
 CHILD = """
 import json, sys, time
@@ -43,8 +43,9 @@ print(json.dumps({"seconds": dt, "total": r.total if r else None, "maxrss_mib": 
 """
 
 
-def make_pair(folder: Path, gb: float, seed: int = 0) -> tuple[Path, Path, int]:
-    """Two checkpoint folders of about ``gb`` GB each; returns their paths and total numel."""
+def make_pair(folder: Path, gb: float, seed: int = 0) -> tuple[Path, Path, int, int]:
+    """Two checkpoint folders of about ``gb`` GB each; returns their paths, the total numel
+    and the number of stored elements that differ (computed while writing)."""
     rng = np.random.default_rng(seed)
     hidden, inter = 3584, 18944  # Qwen2.5-7B shapes
     shapes = [(hidden, hidden), (512, hidden), (512, hidden), (hidden, hidden),
@@ -55,7 +56,7 @@ def make_pair(folder: Path, gb: float, seed: int = 0) -> tuple[Path, Path, int]:
     per_layer = sum(int(np.prod(s)) for s in shapes) * 2
     layers = max(1, int(gb * 1e9 // per_layer))
     a_dir, b_dir = folder / "a", folder / "b"
-    weight_map, numel = {}, 0
+    weight_map, numel, expected = {}, 0, 0
     for d in (a_dir, b_dir):
         d.mkdir(parents=True)
         (d / "config.json").write_text(json.dumps({"tie_word_embeddings": False}))
@@ -69,13 +70,14 @@ def make_pair(folder: Path, gb: float, seed: int = 0) -> tuple[Path, Path, int]:
             y[idx] += 0.01
             a[f"model.layers.{i}.{name}"], b[f"model.layers.{i}.{name}"] = x, y.reshape(shape)
             numel += x.size
+            expected += int(np.count_nonzero(to_stored(x, "BF16").reshape(-1) != to_stored(y, "BF16")))
         fname = f"model-{i + 1:05d}-of-{layers:05d}.safetensors"
         write_safetensors(a_dir / fname, a, "BF16")
         write_safetensors(b_dir / fname, b, "BF16")
         weight_map.update({n: fname for n in a})
     for d in (a_dir, b_dir):
         (d / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
-    return a_dir, b_dir, numel
+    return a_dir, b_dir, numel, expected
 
 
 def files_of(*dirs: Path) -> list[Path]:
@@ -116,10 +118,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="azr_sparsity_", dir=args.dir))
     try:
         t = time.perf_counter()
-        a, b, numel = make_pair(tmp, args.gb)
+        a, b, numel, expected = make_pair(tmp, args.gb)
         files = files_of(a, b)
         size = sum(f.stat().st_size for f in files) / 1e9
-        print(f"pair: 2 x {size / 2:.2f} GB bf16, {numel:,} elements each, written in {time.perf_counter() - t:.0f} s")
+        print(f"pair: 2 x {size / 2:.2f} GB bf16, {numel:,} elements each, {expected:,} differ; "
+              f"written in {time.perf_counter() - t:.0f} s")
         for f in files:  # make sure data is on disk so eviction really drops it
             fd = os.open(f, os.O_RDONLY)
             os.fsync(fd)
@@ -135,6 +138,8 @@ def main() -> None:
                 if cache == "cold":
                     evict(files)
                 r = child(str(a), str(b), atol)
+                if r["total"]["changed"] != expected:
+                    raise SystemExit(f"wrong count: {r['total']['changed']} != {expected}")
                 label = "sparsity exact" if atol == "none" else "sparsity atol=1e-5"
                 rows.append((cache, label, size / r["seconds"], r["maxrss_mib"]))
                 print(f"  {cache} {label}: total {r['total']}")

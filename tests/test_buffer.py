@@ -3,6 +3,8 @@
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from azr.selfplay.buffer import Buffers, TaskBuffer
 from azr.tasks.types import ZERO_TRIPLET, InductionTask, TaskType, Triplet
@@ -94,3 +96,18 @@ def test_corrupt_buffer_file_gives_clear_error(tmp_path):
     (tmp_path / "x.jsonl").write_text('{"type": "deduction"}\n')
     with pytest.raises(ValueError, match="x.jsonl:1"):
         TaskBuffer("deduction").load_jsonl(tmp_path / "x.jsonl")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=80), st.integers(0, 6), st.sampled_from(["newest", "reservoir"]))
+def test_cap_invariants(keys, cap, policy):
+    b = TaskBuffer("deduction", cap=cap, policy=policy, seed=5)
+    for step, k in enumerate(keys):
+        b.add(trip(k), step)
+    hashes = [e.hash for e in b.entries]
+    assert len(hashes) == len(set(hashes))  # never a duplicate
+    distinct = len(set(keys))
+    assert len(b) == (min(cap, distinct) if cap else distinct) or policy == "reservoir"
+    assert len(b) <= (cap or len(keys))
+    if cap and policy == "newest" and keys:
+        assert trip(keys[-1]) in b  # the newest program is always there

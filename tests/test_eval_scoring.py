@@ -174,3 +174,18 @@ def test_templates_build_prompts_and_extract_answers():
     assert extract("humaneval", he, body)[1] == he.prompt + "    return False\n"
     unindented = "x</think><answer>return False</answer>"
     assert extract("humaneval", he, unindented)[1] == he.prompt + "    return False\n"
+
+
+def test_evalplus_recomputes_expected_outputs_too_large_to_ship(ctx, monkeypatch):
+    """Expected outputs over GT_SHIP_LIMIT are recomputed inside each check job (before the
+    candidate runs): verdicts are unchanged."""
+    import azr.eval.code_scoring as cs
+
+    monkeypatch.setattr(cs, "GT_SHIP_LIMIT", 0)
+    problems = load_benchmark("mbppplus", SHARED, limit=3)
+    gt = cs.evalplus_ground_truth(problems, ctx)
+    assert all(gt[p.task_id][ph][0] is None for p in problems for ph in ("base", "plus"))
+    samples = [Sample(p.task_id, 0, p.reference) for p in problems]
+    samples += [Sample(p.task_id, 1, f"def {p.meta['entry_point']}(*a):\n    return None\n") for p in problems]
+    verdicts = [r.passed for r in score("mbppplus", problems, samples, ctx)]
+    assert verdicts == [True] * 3 + [False] * 3

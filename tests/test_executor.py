@@ -131,3 +131,20 @@ def test_readme_example(sb):
     prog = "def f(a):\n    return a[::-1]"
     assert validate(sb, [Proposal(prog, ("'abc'",))])[0].output == "'cba'"
     assert verify(sb, [VerifyRequest("abduction", answer="'cba'", program=prog, output="'abc'")])[0].correct
+
+
+def test_a_forked_copy_refuses_to_use_the_parents_workers(sb):
+    import os
+
+    pid = os.fork()
+    if pid == 0:  # child: must not talk to (or close) the parent's workers
+        try:
+            sb.run([Job("x = 1")])
+            code = 1
+        except SandboxError:
+            code = 0
+        sb.close()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert sb.run([Job("", "7")])[0].value == "7"  # the parent's pool is intact

@@ -137,3 +137,9 @@ def test_mixed_batch(sb):
         VerifyRequest("bogus", answer="3"),
     ]
     assert [v.correct for v in verify(sb, reqs)] == [True, True, True, False]
+
+
+@pytest.mark.parametrize("body", ["id(a) % 1000", "hash(a) % 1000", "hash(str(a)) % 1000", "object().__hash__() % 97"])
+def test_process_dependent_values_are_nondeterministic(sb, body):
+    (v,) = validate_triplets(sb, [(f"def f(a):\n    return {body}", "'abc'")])
+    assert not v.valid and v.reason == "nondeterministic"

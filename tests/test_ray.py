@@ -96,6 +96,17 @@ def test_killed_actor_is_replaced_without_losing_or_duplicating(ray_cluster):
 def test_ray_engine_after_weight_push_equals_local(ray_cluster, tiny_model_dir, tiny_policy):
     import torch
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the actor: same reduction order, same floats
+    try:
+        _check_engine(tiny_model_dir, tiny_policy)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_engine(tiny_model_dir, tiny_policy):
+    import torch
+
     from azr.distributed.ray_rollout import RayEngine
     from azr.rollout.config import ModelConfig, RolloutConfig
     from azr.rollout.hf import HFEngine

@@ -76,8 +76,11 @@ def test_bare_run_lists_missing_figures(tmp_path):
     run.mkdir()
     rows = [{"step": s, "entropy/overall": 1.0 - 0.01 * s, "solve/deduction/accuracy": 0.1} for s in range(1, 6)]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 6, "entr')
+    (run / "report").mkdir()
+    (run / "report" / "mine.png").write_bytes(b"user file")
     index, figures = build_report([run])
     assert index == run / "report" / "index.html" and index.exists()
+    assert (run / "report" / "mine.png").read_bytes() == b"user file"  # only our own figures are replaced
     by_key = {f.key: f for f in figures}
     assert by_key["entropy"].file and by_key["training"].file
     for key in ("passk", "difficulty", "sparsity", "rewards", "response_length", "proposal_difficulty"):

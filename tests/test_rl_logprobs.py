@@ -132,3 +132,16 @@ def test_policy_logprobs_matches_hf_logits(tiny_model_dir, tmp_path, tied):
     (rlp[m].sum() + 0.3 * rent[m].sum()).backward()
     for n, p in model.named_parameters():
         assert torch.allclose(grads[n], p.grad, atol=1e-5, rtol=1e-4), n
+
+
+def test_autocast_bf16_matches_naive_under_autocast():
+    """Under bf16 autocast the head matmuls run in bf16 in forward and backward; grads stay fp32."""
+    hid, w, _, y = _inputs(torch.float32, bias=False)
+    g_lp, g_ent = torch.randn(37), torch.randn(37)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        lp1, e1, g1 = _grads(chunked_logprobs_entropy, hid, w, None, y, g_lp, g_ent, chunk_tokens=8)
+        lp2, e2, g2 = _grads(naive_logprobs_entropy, hid, w, None, y, g_lp, g_ent)
+    assert g1[0].dtype == torch.float32 and g1[1].dtype == torch.float32
+    assert torch.allclose(lp1, lp2, atol=1e-3) and torch.allclose(e1, e2, atol=1e-3)
+    for a, r in zip(g1, g2):
+        assert torch.allclose(a, r, atol=0.02, rtol=0.02)

@@ -10,7 +10,7 @@ from azr.selfplay.metrics import MetricsWriter, read_metrics, truncate_metrics
 from azr.selfplay.progress import Progress
 from azr.selfplay.records import Rollout, derive_seed, rng_for
 from azr.selfplay.stats import entropy_metrics, group_metrics
-from azr.tasks.types import GROUPS, Role, TaskType
+from azr.tasks.types import GROUPS, Role
 
 
 def comp(n_tokens: int, text: str = "x") -> Completion:
@@ -96,3 +96,26 @@ def test_progress_line():
     out = buf.getvalue()
     assert "[step 1/10] rollout" in out and "valid d/a/i 0.50/-/-" in out and "gen_o/accuracy=0.10" in out
     assert "ETA" in out
+
+
+def test_model_path_resolution(tmp_path, tiny_model_dir, caplog):
+    from pathlib import Path
+
+    from azr.config import Config, apply_overrides, from_dict
+    from azr.selfplay.trainer import BUNDLED_TINY, resolve_model_path
+
+    def cfg(path):
+        return from_dict(Config, apply_overrides({}, [f"model.path={path}"], Config))
+
+    assert resolve_model_path(cfg(tiny_model_dir), tmp_path) == str(tiny_model_dir)
+    assert resolve_model_path(cfg("Qwen/Qwen2.5-Coder-3B"), tmp_path) == "Qwen/Qwen2.5-Coder-3B"
+    with pytest.raises(ValueError, match="model.path is empty"):
+        resolve_model_path(cfg(""), tmp_path)
+    bundled = Path(__file__).resolve().parents[1] / BUNDLED_TINY
+    if (bundled / "config.json").is_file():
+        assert resolve_model_path(cfg(BUNDLED_TINY), tmp_path) == str(bundled)
+    else:  # the fallback: a random tiny model built once in the run dir, with a clear warning
+        path = resolve_model_path(cfg(BUNDLED_TINY), tmp_path)
+        assert path == str(tmp_path / "base_model") and (tmp_path / "base_model" / "config.json").is_file()
+        assert "RANDOM-INITIALISED" in caplog.text
+        assert resolve_model_path(cfg(BUNDLED_TINY), tmp_path) == path

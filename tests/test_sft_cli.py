@@ -48,3 +48,4 @@ def test_sft_rejection_source_keeps_only_verified_samples(tiny_model_dir, tmp_pa
     row = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
     # a random-initialised model never answers correctly: nothing is kept, the step is skipped
     assert row["sft/kept"] == 0 and row["sft/kept_rate"] == 0.0 and row["loss/skipped"] == 1.0
+    assert any(k.endswith("/accuracy") and v == 0.0 for k, v in row.items())

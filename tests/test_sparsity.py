@@ -138,6 +138,7 @@ def test_tied_lm_head_counted_once(tmp_path):
     assert compute_sparsity(pa, pb).by_module["lm_head"]["changed"] == 6
 
 
+@pytest.mark.slow
 def test_hf_save_pretrained_tied_model(tmp_path):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")

@@ -93,6 +93,8 @@ def test_checkpoint_loadable_and_buffers_step_tagged(run2):
     run_dir = run2
     latest = (run_dir / "checkpoints" / "LATEST").read_text().strip()
     assert latest == "step_000002"
+    # a history is kept (the reference code kept only the latest): keep_last=2 in the tiny preset
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("step_*")) == ["step_000001", "step_000002"]
     model = AutoModelForCausalLM.from_pretrained(run_dir / "checkpoints" / latest)
     assert sum(p.numel() for p in model.parameters()) > 0
     for t in ("deduction", "abduction", "induction"):

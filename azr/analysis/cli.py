@@ -6,7 +6,6 @@ imported inside the handlers.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -163,7 +162,8 @@ def _difficulty(args) -> int:
     except (RunError, ValueError) as e:
         return _fail(str(e))
     if not questions:
-        return _fail(f"{run}: no deduction buffer entries with step, program, input and output")
+        return _fail(f"{run}: no proposed deduction tasks in its buffers (entries with a step >= 0 and "
+                     "program, input, output; the zero-triplet seeds are not questions)")
     counts = d.count_buckets(questions)
     print(f"{len(questions)} deduction questions; per bucket of {args.every} steps: "
           + ", ".join(f"{b}: {n}" for b, n in counts.items()), file=sys.stderr)

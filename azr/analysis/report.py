@@ -354,8 +354,8 @@ def build_report(runs: list[str | Path], evals: list[str | Path] = (), baselines
     _unique_labels(infos)
     out = Path(output) if output else infos[0].path / "report"
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.png"):
-        old.unlink()
+    for key in FIGURE_KEYS:  # stale figures of an earlier report (never other files of the folder)
+        (out / f"{key}.png").unlink(missing_ok=True)
     unknown = set(only or ()) - set(FIGURE_KEYS)
     if unknown:
         raise ValueError(f"unknown figures {sorted(unknown)}; known: {', '.join(FIGURE_KEYS)}")

@@ -92,7 +92,8 @@ def reference_pairs(problems: list[Problem], tokenizer, think: str = "") -> list
 
 
 def rejection_pairs(cfg: BaselineConfig, engine, env, problems: list[Problem], step: int):
-    """The policy's verified-correct completions for ``problems`` as (prompt ids, token ids)."""
+    """The policy's verified-correct completions for ``problems`` as (prompt ids, token ids),
+    and the sampled accuracy per task type (``solve/<task>/accuracy``)."""
     from azr.rollout.types import SamplingParams
     from azr.selfplay.records import derive_seed
     from azr.selfplay.solve import grade_many
@@ -103,7 +104,12 @@ def rejection_pairs(cfg: BaselineConfig, engine, env, problems: list[Problem], s
     groups = engine.generate([p.prompt() for p in problems], params)
     items = [(p.task_type, p.task, c) for p, g in zip(problems, groups) for c in g]
     grades = grade_many(env, items)
-    return [(list(c.prompt_token_ids), list(c.token_ids)) for (_, _, c), g in zip(items, grades) if g.correct]
+    accuracy = {}
+    for t in {p.task_type for p in problems}:
+        mine = [g.correct for (tt, _, _), g in zip(items, grades) if tt is t]
+        accuracy[f"solve/{t.value}/accuracy"] = sum(mine) / len(mine)
+    pairs = [(list(c.prompt_token_ids), list(c.token_ids)) for (_, _, c), g in zip(items, grades) if g.correct]
+    return pairs, accuracy
 
 
 def _task_metrics(problems: list[Problem], pairs, entropy_rows: torch.Tensor) -> dict[str, float | None]:
@@ -146,8 +152,9 @@ def train_sft(cfg: BaselineConfig, resume: bool = False) -> Path:
                 chosen = [problems[i] for i in batch_indices(len(problems), cfg.sft.batch_size, step, cfg.run.seed)]
                 progress.phase(step, "data")
                 if engine is not None:
-                    pairs = rejection_pairs(cfg, engine, env, chosen, step)
-                    metrics: dict = {"sft/kept": len(pairs), "sft/kept_rate": len(pairs) / (len(chosen) * cfg.sft.rejection_samples)}
+                    pairs, metrics = rejection_pairs(cfg, engine, env, chosen, step)
+                    metrics["sft/kept"] = len(pairs)
+                    metrics["sft/kept_rate"] = len(pairs) / (len(chosen) * cfg.sft.rejection_samples)
                 else:
                     pairs = reference_pairs(chosen, s.tokenizer, cfg.sft.think)
                     metrics = {"sft/kept": len(pairs)}

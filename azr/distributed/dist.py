@@ -216,12 +216,3 @@ def global_advantages(
     start = int(rows[: info.rank].sum())
     return adv[start : start + scores.shape[0], : response_mask.shape[1]]
 
-
-def reduce_mean_metrics(metrics: dict[str, float], info: DistInfo | None = None) -> dict[str, float]:
-    """Mean over ranks of each value (every rank must hold the same keys)."""
-    info = info or current()
-    if not info.distributed:
-        return dict(metrics)
-    keys = sorted(metrics)
-    tot = all_reduce_sum(torch.tensor([float(metrics[k]) for k in keys], dtype=torch.float64), info)
-    return {k: float(v) / info.world_size for k, v in zip(keys, tot)}

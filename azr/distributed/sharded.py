@@ -99,6 +99,8 @@ def distributed_policy_update(module, optimizer, scheduler, rollouts: Sequence, 
     from azr.tasks.types import Role
 
     info = info or current()
+    if len(rollouts) < info.world_size:
+        raise ValueError(f"{len(rollouts)} rollouts cannot be split over {info.world_size} ranks")
     local = shard(list(rollouts), info)
     weights = [0.0 if (r.role is Role.PROPOSE and not cfg.selfplay.train_propose) else 1.0 for r in local]
     batch = make_policy_batch([list(r.completion.prompt_token_ids) for r in local],

@@ -345,6 +345,11 @@ def _kill_tree(pid: int) -> None:
 
 def _reap_orphans() -> None:
     """Without a PID namespace: kill and reap every process re-parented to this subreaper."""
+    try:  # fast path: no child left at all (the common case), no /proc scan needed
+        if os.waitpid(-1, os.WNOHANG) == (0, 0):
+            pass  # some child is still running: fall through to the scan
+    except ChildProcessError:
+        return
     me = os.getpid()
     for _ in range(50):
         kids = _children_of(me)

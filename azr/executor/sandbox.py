@@ -102,7 +102,7 @@ class _WorkerProc:
             [sys.executable, "-S", "-s", "-P", str(_WORKER_SCRIPT)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=None,  # a worker only writes there if it crashes (programs' output goes to /dev/null)
             env=env,
             close_fds=True,
             start_new_session=True,
@@ -191,6 +191,7 @@ class Sandbox:
 
     def __init__(self, config: ExecutorConfig | None = None):
         self.config = config or ExecutorConfig()
+        self._owner_pid = os.getpid()
         n_procs = max(2, self.config.workers)
         self._lock = threading.Lock()
         self._closed = False
@@ -224,6 +225,8 @@ class Sandbox:
                 return
             self._closed = True
             workers, self._all = list(self._all), []
+        if os.getpid() != self._owner_pid:
+            return  # a forked copy: the workers belong to the parent, leave them alone
         with self._cond:
             self._cond.notify_all()
         for w in workers:
@@ -244,6 +247,8 @@ class Sandbox:
                 raise TypeError(f"expected Job, got {type(j).__name__}")
         if self._closed:
             raise SandboxError("sandbox is closed")
+        if os.getpid() != self._owner_pid:
+            raise SandboxError("this Sandbox was created in another process (fork); create a new one here")
         results: list[ExecResult | None] = [None] * len(jobs)
         errors: list[BaseException] = []
         todo: queue.Queue[int] = queue.Queue()
@@ -302,10 +307,15 @@ class Sandbox:
                     return w
             return None
 
+        def exists() -> bool:
+            return any(replica is None or w.index % 2 == replica % 2 for w in self._all)
+
         with self._cond:
-            self._cond.wait_for(lambda: pick() is not None or self._closed)
+            self._cond.wait_for(lambda: pick() is not None or self._closed or not exists())
             if self._closed:
                 raise SandboxError("sandbox is closed")
+            if not exists():
+                raise SandboxError("no sandbox worker left for this job (a replacement failed to start)")
             w = pick()
             self._idle.remove(w)
             return w
@@ -319,7 +329,13 @@ class Sandbox:
         dead.kill()
         if self._closed:
             raise SandboxError("sandbox is closed")
-        fresh = _WorkerProc(self.config, dead.index)
+        try:
+            fresh = _WorkerProc(self.config, dead.index)
+        except BaseException:
+            with self._cond:
+                self._all = [w for w in self._all if w is not dead]
+                self._cond.notify_all()
+            raise
         with self._lock:
             self._all = [fresh if w is dead else w for w in self._all]
         self._release(fresh)

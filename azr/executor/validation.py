@@ -53,6 +53,8 @@ class Proposal:
     inputs: tuple[str, ...]
 
     def __post_init__(self) -> None:
+        if isinstance(self.inputs, str):
+            raise TypeError("Proposal.inputs must be a sequence of input strings, not one string")
         object.__setattr__(self, "inputs", tuple(self.inputs))
 
 
@@ -190,7 +192,9 @@ def validate(
         first = _interpret(runs[n_runs * j], n, limits)
         if first.valid and n_runs == 2:
             second = _interpret(runs[n_runs * j + 1], n, limits)
-            if not second.valid:
+            if not second.valid and second.reason in ("timeout", "memory_limit", "killed", "sandbox_error"):
+                first = second  # a resource failure of the second run, not evidence of nondeterminism
+            elif not second.valid:
                 first = _reject("nondeterministic", f"second process: {second.reason} {second.detail}".strip())
             elif not _same_values(first.outputs, second.outputs):
                 first = _reject("nondeterministic", "outputs differ between two processes")

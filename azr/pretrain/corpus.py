@@ -17,6 +17,7 @@ Torch-free.
 
 from __future__ import annotations
 
+import functools
 import random
 import sysconfig
 from collections import Counter
@@ -132,12 +133,9 @@ def build_episodes(
     return texts, counts
 
 
-def stdlib_documents(max_chars: int, seed: int, chunk_chars: int = 3000) -> list[str]:
-    """Chunks (at line boundaries) of standard-library ``.py`` files, seeded sample up to ``max_chars``.
-
-    Tests, IDLE, tkinter, lib2to3 and site-packages are excluded. Which files exist depends on
-    the Python version, so this part of the corpus is deterministic per Python version.
-    """
+@functools.lru_cache(maxsize=2)
+def _stdlib_chunks(chunk_chars: int) -> tuple[str, ...]:
+    """All chunks (at line boundaries) of the stdlib ``.py`` files, in sorted file order."""
     root = Path(sysconfig.get_paths()["stdlib"])
     skip = {"test", "tests", "idlelib", "tkinter", "lib2to3", "site-packages", "turtledemo", "__pycache__"}
     files = sorted(p for p in root.rglob("*.py") if not skip & set(p.relative_to(root).parts))
@@ -157,6 +155,16 @@ def stdlib_documents(max_chars: int, seed: int, chunk_chars: int = 3000) -> list
                 cur, size = [], 0
         if cur:
             chunks.append("".join(cur))
+    return tuple(chunks)
+
+
+def stdlib_documents(max_chars: int, seed: int, chunk_chars: int = 3000) -> list[str]:
+    """Chunks (at line boundaries) of standard-library ``.py`` files, seeded sample up to ``max_chars``.
+
+    Tests, IDLE, tkinter, lib2to3 and site-packages are excluded. Which files exist depends on
+    the Python version, so this part of the corpus is deterministic per Python version.
+    """
+    chunks = list(_stdlib_chunks(chunk_chars))
     random.Random(f"azr-stdlib:{seed}").shuffle(chunks)
     out: list[str] = []
     total = 0

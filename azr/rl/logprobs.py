@@ -23,10 +23,19 @@ import torch
 from torch import nn
 
 
-def _chunk_logp(
-    h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, scale: float
-) -> torch.Tensor:
-    """Log-softmax of one chunk's logits, ``[n, V]`` float32 (float64 for float64 inputs)."""
+def _compute_dtype(hidden: torch.Tensor, weight: torch.Tensor) -> torch.dtype:
+    """The head matmul's dtype: the autocast dtype when autocast is on, else the promoted dtype."""
+    dev = hidden.device.type
+    if torch.is_autocast_enabled(dev) and hidden.dtype != torch.float64:
+        return torch.get_autocast_dtype(dev)
+    return torch.promote_types(hidden.dtype, weight.dtype)
+
+
+def _chunk_logp(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, scale: float) -> torch.Tensor:
+    """Log-softmax of one chunk's logits, ``[n, V]`` float32 (float64 for float64 inputs).
+
+    ``h`` and ``weight`` are already in the compute dtype; the softmax runs in float32.
+    """
     z = h @ weight.t()
     if bias is not None:
         z = z + bias
@@ -48,56 +57,62 @@ def _chunk_stats(
 
 
 class _ChunkedLogprobEntropy(torch.autograd.Function):
+    """Autocast is resolved once in forward (explicit casts) and replayed in backward."""
+
     @staticmethod
     def forward(ctx, hidden, weight, bias, labels, scale: float, chunk: int):
         n = hidden.shape[0]
-        out_dtype = torch.float64 if hidden.dtype == torch.float64 else torch.float32
+        cdt = _compute_dtype(hidden, weight)
+        out_dtype = torch.float64 if cdt == torch.float64 else torch.float32
         lp = torch.empty(n, dtype=out_dtype, device=hidden.device)
         ent = torch.empty(n, dtype=out_dtype, device=hidden.device)
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(hidden.device.type, enabled=False):
+            w, b = weight.to(cdt), None if bias is None else bias.to(cdt)
             for s in range(0, n, chunk):
                 lp[s : s + chunk], ent[s : s + chunk] = _chunk_stats(
-                    hidden[s : s + chunk], weight, bias, labels[s : s + chunk], scale
+                    hidden[s : s + chunk].to(cdt), w, b, labels[s : s + chunk], scale
                 )
         ctx.save_for_backward(hidden, weight, bias, labels, ent)
-        ctx.scale, ctx.chunk = scale, chunk
+        ctx.scale, ctx.chunk, ctx.cdt = scale, chunk, cdt
         ctx.mark_non_differentiable(labels)
         return lp, ent
 
     @staticmethod
     def backward(ctx, g_lp, g_ent):
         hidden, weight, bias, labels, ent = ctx.saved_tensors
-        scale, chunk = ctx.scale, ctx.chunk
+        scale, chunk, cdt = ctx.scale, ctx.chunk, ctx.cdt
         need_h, need_w, need_b = ctx.needs_input_grad[:3]
+        acc_dtype = torch.float64 if cdt == torch.float64 else torch.float32
         grad_h = torch.empty_like(hidden) if need_h else None
-        acc_dtype = torch.float32 if weight.dtype != torch.float64 else torch.float64
         grad_w = torch.zeros(weight.shape, dtype=acc_dtype, device=weight.device) if need_w else None
         grad_b = torch.zeros(bias.shape, dtype=acc_dtype, device=bias.device) if need_b else None
-        for s in range(0, hidden.shape[0], chunk):
-            h = hidden[s : s + chunk]
-            logp = _chunk_logp(h, weight, bias, scale)  # [n, V]
-            p = logp.exp()  # [n, V]
-            if g_ent is not None:  # dH/dz = -p * (log p + H), built in logp's buffer
-                dz = logp.add_(ent[s : s + chunk, None]).mul_(p).mul_(-g_ent[s : s + chunk, None])
-            else:
-                dz = logp.zero_()
-            if g_lp is not None:  # dlogp_y/dz = onehot(y) - p
-                gl = g_lp[s : s + chunk, None]
-                dz.sub_(p.mul_(gl))
-                dz.scatter_add_(-1, labels[s : s + chunk, None], gl.to(dz.dtype))
-            del p
-            if scale != 1.0:
-                dz *= scale
-            dz_c = dz.to(weight.dtype)
-            if need_h:
-                torch.mm(dz_c, weight, out=grad_h[s : s + chunk])
-            if need_w:
-                if acc_dtype == weight.dtype:
-                    grad_w.addmm_(dz_c.t(), h)
+        with torch.autocast(hidden.device.type, enabled=False):
+            w, b = weight.to(cdt), None if bias is None else bias.to(cdt)
+            for s in range(0, hidden.shape[0], chunk):
+                h = hidden[s : s + chunk].to(cdt)
+                logp = _chunk_logp(h, w, b, scale)  # [n, V]
+                p = logp.exp()  # [n, V]
+                if g_ent is not None:  # dH/dz = -p * (log p + H), built in logp's buffer
+                    dz = logp.add_(ent[s : s + chunk, None]).mul_(p).mul_(-g_ent[s : s + chunk, None])
                 else:
-                    grad_w += (dz_c.t() @ h).to(acc_dtype)
-            if need_b:
-                grad_b += dz.sum(0).to(acc_dtype)
+                    dz = logp.zero_()
+                if g_lp is not None:  # dlogp_y/dz = onehot(y) - p
+                    gl = g_lp[s : s + chunk, None]
+                    dz.sub_(p.mul_(gl))
+                    dz.scatter_add_(-1, labels[s : s + chunk, None], gl.to(dz.dtype))
+                del p
+                if scale != 1.0:
+                    dz.mul_(scale)
+                dz_c = dz.to(cdt)
+                if need_h:
+                    grad_h[s : s + chunk] = (dz_c @ w).to(hidden.dtype)
+                if need_w:
+                    if cdt == acc_dtype:
+                        grad_w.addmm_(dz_c.t(), h)
+                    else:
+                        grad_w += (dz_c.t() @ h).to(acc_dtype)
+                if need_b:
+                    grad_b += dz.sum(0).to(acc_dtype)
         if grad_w is not None:
             grad_w = grad_w.to(weight.dtype)
         if grad_b is not None:

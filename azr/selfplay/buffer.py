@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,11 +198,3 @@ class Buffers:
             buf.load_jsonl(d / f"{t.value}.jsonl")
             buf.n_seen = int(state.get(t.value, len(buf)))
 
-
-def entries_to_tasks(entries: Iterable[Entry]) -> list[Task]:
-    return [e.task for e in entries]
-
-
-def mean_solve_rate(entries: Sequence[Entry]) -> float | None:
-    rates = [e.solve_rate for e in entries if e.solve_rate is not None]
-    return sum(rates) / len(rates) if rates else None

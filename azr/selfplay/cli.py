@@ -21,7 +21,7 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", help="bundled preset: tiny, coder3b, coder7b")
     p.add_argument("--config", help="YAML config file (sections: model, rollout, executor, advantage, "
-                                    "loss, optim, checkpoint, selfplay, reward, run)")
+                                    "loss, optim, checkpoint, selfplay, reward, run, controls)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one setting, e.g. --set optim.lr=1e-6 (repeatable)")
     p.add_argument("--steps", type=int, help="number of steps (selfplay.steps)")

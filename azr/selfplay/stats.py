@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from azr.selfplay.buffer import Buffers
 from azr.selfplay.records import Rollout
-from azr.tasks.types import GROUPS, TASK_TYPES, Role, TaskType, group_name
+from azr.tasks.types import GROUPS, TASK_TYPES, Role, group_name
 
 
 def mean(xs: Sequence[float]) -> float | None:
@@ -93,6 +93,3 @@ def samples_record(rollouts: Sequence[Rollout], per_group: int) -> list[dict]:
                         "finish_reason": r.completion.finish_reason, "reward": r.reward, **r.info})
     return out
 
-
-def task_type_counts(rollouts: Sequence[Rollout]) -> dict[TaskType, int]:
-    return {t: sum(r.task_type is t for r in rollouts) for t in TASK_TYPES}

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from azr.config import Config, save_config, to_dict
 from azr.selfplay.buffer import Buffers
@@ -49,9 +51,14 @@ def resolve_model_path(cfg: Config, run_dir: Path) -> str:
         if not (fallback / "config.json").is_file():
             log.warning("%s is absent: using a RANDOM-INITIALISED tiny model (built in %s); it will "
                         "not write valid programs, so rewards stay near their floor", BUNDLED_TINY, fallback)
+            import shutil
+
             from azr.rollout.tiny import build_tiny_model
 
-            build_tiny_model(fallback, seed=cfg.run.seed)
+            tmp = run_dir / ".base_model.tmp"  # built aside, then renamed: a kill leaves no half model
+            shutil.rmtree(tmp, ignore_errors=True)
+            build_tiny_model(tmp, seed=cfg.run.seed)
+            tmp.rename(fallback)
         else:
             log.warning("%s is absent: using the random-initialised tiny model in %s", BUNDLED_TINY, fallback)
         return str(fallback)
@@ -103,25 +110,34 @@ def train(cfg: Config, resume: bool = False) -> Path:
             h.close()
 
 
-def _train(cfg: Config, resume: bool, run_dir: Path) -> Path:
+@dataclass
+class Session:
+    """What the loop works with: the policy, its optimiser, the engine and the buffers."""
+
+    cfg: Config
+    run_dir: Path
+    model: Any
+    tokenizer: Any
+    optimizer: Any
+    scheduler: Any
+    engine: Any
+    buffers: Buffers
+    start: int  # steps already done (from the checkpoint resumed)
+    resumed: bool
+
+
+def open_session(cfg: Config, run_dir: Path, resume: bool) -> Session:
+    """Load the model (base, or the newest checkpoint with optimizer/RNG/buffers on resume)."""
     import torch
 
-    from azr.executor import Sandbox
-    from azr.rl.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+    from azr.rl.checkpoint import latest_checkpoint, load_checkpoint
     from azr.rl.optim import build_optimizer, build_scheduler
     from azr.rollout.hf import HFEngine
     from azr.rollout.models import load_model, load_tokenizer
-    from azr.selfplay.env import CodeEnv
-    from azr.selfplay.step import collect
-    from azr.selfplay.update import policy_update
-    from azr.selfplay.validation import build_val_sets, validate
 
-    ckpt_dir = run_dir / "checkpoints"
-    ckpt = latest_checkpoint(ckpt_dir) if resume else None
+    ckpt = latest_checkpoint(run_dir / "checkpoints") if resume else None
     if resume and ckpt is None:
-        log.info("no checkpoint in %s yet: starting from step 0", ckpt_dir)
-    save_config(cfg, run_dir / "config.yaml")
-
+        log.info("no checkpoint in %s yet: starting from step 0", run_dir / "checkpoints")
     torch.manual_seed(cfg.run.seed)
     if cfg.run.torch_threads:
         torch.set_num_threads(cfg.run.torch_threads)
@@ -133,68 +149,94 @@ def _train(cfg: Config, resume: bool, run_dir: Path) -> Path:
     buffers = Buffers(cfg.selfplay.buffer_cap, cfg.selfplay.cap_policy, cfg.run.seed)
     start = 0
     if ckpt is not None:
-        state = load_checkpoint(ckpt, optimizer=optimizer, scheduler=scheduler)
-        start = state.step
+        start = load_checkpoint(ckpt, optimizer=optimizer, scheduler=scheduler).step
         buffers.load(ckpt / "buffers")
         log.info("resumed from %s (step %d)", ckpt, start)
-    truncate_metrics(run_dir / "metrics.jsonl", start)
     log.info("model %s loaded (%.1fM parameters) on %s", model_path,
              sum(p.numel() for p in model.parameters()) / 1e6, next(model.parameters()).device)
-    engine = HFEngine(model, tokenizer, cfg.rollout)
+    return Session(cfg, run_dir, model, tokenizer, optimizer, scheduler, HFEngine(model, tokenizer, cfg.rollout),
+                   buffers, start, ckpt is not None)
+
+
+def run_step(s: Session, env, val_sets: list, step: int, progress: Progress) -> dict:
+    """One self-play step: experience, update, validation when due; the step's metrics."""
+    from azr.selfplay.step import collect
+    from azr.selfplay.update import policy_update
+    from azr.selfplay.validation import validate
+
+    cfg = s.cfg
+    t0 = time.perf_counter()
+    progress.phase(step, "rollout")
+    exp = collect(cfg, s.engine, env, s.buffers, step)
+    progress.phase(step, "update")
+    t1 = time.perf_counter()
+    metrics = policy_update(s.model, s.optimizer, s.scheduler, exp.rollouts, cfg, s.tokenizer.pad_token_id)
+    timings = {**exp.timings, "update": time.perf_counter() - t1}
+    metrics.update(group_metrics(exp.rollouts))
+    metrics.update(exp.metrics)
+    metrics.update(buffer_metrics(s.buffers, step))
+    if val_sets and step % cfg.selfplay.val_every == 0:
+        progress.phase(step, "validate")
+        t2 = time.perf_counter()
+        metrics.update(validate(s.engine, env, val_sets, cfg.rollout.max_new_tokens, cfg.rollout.stop))
+        timings["validate"] = time.perf_counter() - t2
+    gen_time = sum(timings.get(k, 0.0) for k in ("propose", "solve_rate", "solve"))
+    metrics["tokens_per_s"] = exp.generated_tokens / gen_time if gen_time > 0 else 0.0
+    metrics["tokens/generated"] = exp.generated_tokens
+    if cfg.selfplay.samples_per_group:
+        _write_samples(s.run_dir, step, samples_record(exp.rollouts, cfg.selfplay.samples_per_group))
+    timings["step"] = time.perf_counter() - t0
+    metrics.update({f"time/{k}": v for k, v in timings.items()})
+    return metrics
+
+
+def save(s: Session, step: int) -> None:
+    """Checkpoint ``step`` (model, tokenizer, optimizer, scheduler, RNG, buffers), atomically."""
+    from azr.rl.checkpoint import save_checkpoint
+
+    with tempfile.TemporaryDirectory(dir=s.run_dir) as tmp:
+        save_checkpoint(s.run_dir / "checkpoints", step, s.model, s.tokenizer, optimizer=s.optimizer,
+                        scheduler=s.scheduler, extra={"run_seed": s.cfg.run.seed},
+                        extra_files=_buffer_files(s.buffers, Path(tmp)), policy=s.cfg.checkpoint)
+
+
+def _train(cfg: Config, resume: bool, run_dir: Path) -> Path:
+    from azr.executor import Sandbox
+    from azr.selfplay.env import CodeEnv
+    from azr.selfplay.validation import build_val_sets
+
+    save_config(cfg, run_dir / "config.yaml")
+    s = open_session(cfg, run_dir, resume)
+    truncate_metrics(run_dir / "metrics.jsonl", s.start)
     writer = MetricsWriter(run_dir, cfg.run.sinks, cfg.run.wandb_project, to_dict(cfg))
-    progress = Progress(cfg.selfplay.steps, start, enabled=cfg.run.progress)
+    progress = Progress(cfg.selfplay.steps, s.start, enabled=cfg.run.progress)
     try:
         with Sandbox(cfg.executor) as sandbox:
             env = CodeEnv(sandbox)
             log.info("sandbox ready: %d workers", cfg.executor.workers)
-            if ckpt is None:
-                buffers.seed_zero()
+            if not s.resumed:
+                s.buffers.seed_zero()
                 if cfg.selfplay.seed_buffer_size:
                     from azr.selfplay.seeding import seed_buffers
 
-                    seed_buffers(cfg, engine, env, buffers)
+                    seed_buffers(cfg, s.engine, env, s.buffers)
             val_sets = []
             if cfg.selfplay.val_every:
                 val_sets = build_val_sets(cfg.selfplay.val_sets, cfg.selfplay.val_size, cfg.run.data_dir,
                                           cfg.run.seed, env)
                 log.info("validation sets: %s", {v.name: len(v.tasks) for v in val_sets})
-            last_ckpt_time = 0.0
-            for step in range(start + 1, cfg.selfplay.steps + 1):
-                t0 = time.perf_counter()
-                progress.phase(step, "rollout")
-                exp = collect(cfg, engine, env, buffers, step)
-                progress.phase(step, "update")
-                t1 = time.perf_counter()
-                metrics = policy_update(model, optimizer, scheduler, exp.rollouts, cfg, tokenizer.pad_token_id)
-                timings = {**exp.timings, "update": time.perf_counter() - t1}
-                metrics.update(group_metrics(exp.rollouts))
-                metrics.update(exp.metrics)
-                metrics.update(buffer_metrics(buffers, step))
-                if val_sets and step % cfg.selfplay.val_every == 0:
-                    progress.phase(step, "validate")
-                    t2 = time.perf_counter()
-                    metrics.update(validate(engine, env, val_sets, cfg.rollout.max_new_tokens, cfg.rollout.stop))
-                    timings["validate"] = time.perf_counter() - t2
-                gen_time = sum(timings.get(k, 0.0) for k in ("propose", "solve_rate", "solve"))
-                metrics["tokens_per_s"] = exp.generated_tokens / gen_time if gen_time > 0 else 0.0
-                metrics["tokens/generated"] = exp.generated_tokens
-                if cfg.selfplay.samples_per_group:
-                    _write_samples(run_dir, step, samples_record(exp.rollouts, cfg.selfplay.samples_per_group))
-                timings["step"] = time.perf_counter() - t0
-                metrics.update({f"time/{k}": v for k, v in timings.items()})
-                metrics["time/checkpoint"] = last_ckpt_time  # the previous step's save, if any
-                buffers.save(run_dir / "buffers")
+            last_save = 0.0
+            for step in range(s.start + 1, cfg.selfplay.steps + 1):
+                metrics = run_step(s, env, val_sets, step, progress)
+                metrics["time/checkpoint"] = last_save  # the previous step's save, if any
+                s.buffers.save(run_dir / "buffers")
                 writer.write(step, metrics)  # before the checkpoint: a resume never loses a row
-                last_ckpt_time = 0.0
-                every = cfg.checkpoint.every
-                if (every and step % every == 0) or step == cfg.selfplay.steps:
+                last_save = 0.0
+                if (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == cfg.selfplay.steps:
                     progress.phase(step, "checkpoint")
-                    t3 = time.perf_counter()
-                    save_checkpoint(ckpt_dir, step, model, tokenizer, optimizer=optimizer, scheduler=scheduler,
-                                    extra={"run_seed": cfg.run.seed},
-                                    extra_files=_buffer_files(buffers, run_dir / ".buffers-tmp"),
-                                    policy=cfg.checkpoint)
-                    last_ckpt_time = time.perf_counter() - t3
+                    t = time.perf_counter()
+                    save(s, step)
+                    last_save = time.perf_counter() - t
                 progress.done(step, metrics)
     finally:
         writer.close()

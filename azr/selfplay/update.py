@@ -11,6 +11,7 @@ branches on the estimator or loss name; the registries do.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 
@@ -35,8 +36,6 @@ def build_batch(rollouts: Sequence[Rollout], cfg: Config, pad_token_id: int):
     adv = compute_advantages(scores, batch.response_mask, groups, cfg.advantage)  # [B, T]
     ntok = batch.response_mask.sum(-1).clamp(min=1)
     seq_adv = (adv * batch.response_mask).sum(-1) / ntok  # [B]
-    from dataclasses import replace
-
     return replace(batch, advantages=adv * batch.response_mask), seq_adv
 
 

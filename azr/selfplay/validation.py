@@ -5,7 +5,9 @@ predict the output) and CRUXEval-I (abduction: find an input) when ``cruxeval/cr
 is in the data directory (``run.data_dir`` or ``AZR_DATA_DIR``). Without it, held-out tasks
 come from the program generator (``azr.tasks.generator``) under a seed reserved for
 validation, with outputs computed in the sandbox; the set name then says so
-(``gen_o`` / ``gen_i``). The same ``val_size`` items are used at every validation (chosen by
+(``gen_o`` / ``gen_i``); the grammar is small, so a held-out program may coincide with one
+of the bundled model's pretraining programs (another seed of the same grammar): these sets
+track progress, they are not a contamination-free benchmark. The same ``val_size`` items are used at every validation (chosen by
 a fixed seed), answers are decoded greedily, and graded in the sandbox. Logged as
 ``val/<set>/accuracy``.
 """
