@@ -54,7 +54,12 @@ def main() -> None:
     ap.add_argument("--batches", default="8,32,128")
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--caches", default="dynamic,static")
+    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from azr.rollout.types import SamplingParams
 

@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
 # The README's main job: set up .venv, run a few tiny self-play steps on the CPU into
-# runs/demo, then write its report (when the report command is available).
+# runs/demo (replacing a previous demo run there), then write its report.
 # Extra arguments go to `azr train`, e.g.  bash scripts/demo.sh --steps 3
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export AZR_DATA_DIR=${AZR_DATA_DIR:-$(cd .. && pwd)/shared/data/benchmarks}
 RUN=${AZR_DEMO_RUN:-runs/demo}
-if [ -f "$RUN/checkpoints/LATEST" ]; then
-    echo "== resuming the demo run in $RUN"
-    .venv/bin/azr train --resume "$RUN" "$@"
-else
-    echo "== azr train --preset tiny --run-dir $RUN"
-    .venv/bin/azr train --preset tiny --run-dir "$RUN" "$@"
+if [ -d "$RUN" ]; then
+    echo "== removing the previous demo run in $RUN"
+    rm -rf "$RUN"
 fi
+echo "== azr train --preset tiny --run-dir $RUN"
+.venv/bin/azr train --preset tiny --run-dir "$RUN" "$@"
 if .venv/bin/azr report --help >/dev/null 2>&1; then
     .venv/bin/azr report "$RUN"
     for f in "$RUN"/report/index.html "$RUN"/report/report.md "$RUN"/report.md "$RUN"/report.html; do

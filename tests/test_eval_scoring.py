@@ -44,8 +44,8 @@ def test_cruxeval_gold_answers_pass_and_wrong_ones_fail(ctx, mode):
     ]
     results = score(bench, problems, wrong, ctx)
     assert not any(r.passed for r in results), results
-    if mode == "o":
-        assert "calls f" in results[1].reason
+    if mode == "o":  # outputs must be literals: `f(x)` cannot "predict" f(x)
+        assert results[1].reason.startswith("answer_not_literal")
 
 
 def test_math_gold_answers_pass_in_process_and_wrong_ones_fail(ctx):

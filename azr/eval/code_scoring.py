@@ -17,7 +17,7 @@ from pathlib import Path
 
 from azr.eval import harness
 from azr.eval.benchmarks import Problem
-from azr.eval.types import EvalSettings, Sample, SampleResult, ScoringContext
+from azr.eval.types import EvalSettings, Sample, SampleResult, ScoringContext, progress_bar
 
 
 def _literal(value: str | None):
@@ -180,45 +180,36 @@ def score_evalplus(problems, samples, ctx) -> list[SampleResult]:
 
 
 # ------------------------------------------------------------------------------ CRUXEval
-def _answer_ok(answer: str, mode: str) -> str | None:
-    """Syntax check of a CRUXEval answer in the caller (parse only): None if fine, else why."""
-    try:
-        tree = ast.parse(answer if mode == "o" else f"f({answer})", mode="eval")
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return "answer is not a Python expression" if mode == "o" else "answer is not an argument list"
-    if mode == "i" and not (isinstance(tree.body, ast.Call) and isinstance(tree.body.func, ast.Name)):
-        return "answer is not an argument list"
-    nodes = list(ast.walk(tree.body.args[0] if mode == "i" and len(tree.body.args) == 1 else tree))
-    if mode == "o" and any(isinstance(n, ast.Name) and n.id == "f" for n in nodes):
-        return "answer calls f (it must be a value)"
-    return None
-
-
 def _cruxeval(mode: str) -> Callable:
-    def score(problems, samples, ctx) -> list[SampleResult]:
-        from azr.executor import Job
+    """CRUXEval-O as AZR deduction, CRUXEval-I as AZR abduction, judged by
+    :mod:`azr.executor.verification` (the same code as the self-play solver reward):
+    an output answer must be a literal equal by value to the gold output (nothing runs);
+    an input answer must pass the static input checks, and ``f(answer)`` run in the
+    sandbox must equal the gold output."""
 
-        jobs, slots, out = [], [], []
+    def score(problems, samples, ctx) -> list[SampleResult]:
+        from azr.executor.verification import VerifyRequest, verify
+
+        task = "deduction" if mode == "o" else "abduction"
+        requests = []
         for s in samples:
             p = problems[s.task_id]
             answer = (s.solution if s.solution is not None else s.completion).strip()
-            problem_with = _answer_ok(answer, mode)
-            if problem_with:
-                out.append(SampleResult(s.task_id, s.index, False, "fail", problem_with))
-                continue
-            code = harness.render(harness.CRUXEVAL, code=p.meta["code"], input=p.meta["input"],
-                                  output=p.meta["output"], answer=answer, mode=mode, use_alarm=False)
-            slots.append(len(out))
-            out.append(None)
-            jobs.append(Job(code, "_azr_main()", ctx.settings.cruxeval_timeout_s))
-        for slot, res in zip(slots, ctx.run(jobs)):
-            s = samples[slot]
-            value = _literal(res.value) if res.status == "ok" else None
-            if isinstance(value, tuple):
-                out[slot] = SampleResult(s.task_id, s.index, value[0] == "pass", value[0], value[1])
-            else:
-                out[slot] = _failed_job(s, res)
-        return out
+            requests.append(VerifyRequest(task, answer=answer, program=p.meta["code"],
+                                          output=p.meta["output"]))
+        verdicts = []
+        bar = progress_bar(len(requests), "scoring", ctx.settings.progress)
+        step = max(ctx.settings.batch, ctx.settings.workers)
+        for start in range(0, len(requests), step):
+            chunk = requests[start : start + step]
+            verdicts += verify(ctx.sandbox, chunk, timeout_s=ctx.settings.cruxeval_timeout_s)
+            bar.update(len(chunk))
+        bar.close()
+        return [
+            SampleResult(s.task_id, s.index, v.correct, "pass" if v.correct else "fail",
+                         "" if v.correct else f"{v.reason}: {v.detail}"[:300])
+            for s, v in zip(samples, verdicts)
+        ]
 
     return score
 

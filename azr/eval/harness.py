@@ -379,25 +379,6 @@ def _azr_main():
     return ("pass", len(_AZR_TESTS), "")
 '''
 
-CRUXEVAL = COMMON + r'''
-
-def _azr_main():
-    ns = {}
-    try:
-        with _azr_quiet():
-            exec(_AZR_CODE, ns)
-            if _AZR_MODE == "o":
-                got = eval("f(%s)" % _AZR_INPUT, ns)
-                ok = got == eval("(%s)" % _AZR_ANSWER, ns)
-            else:
-                got = eval("f(%s)" % _AZR_ANSWER, ns)
-                ok = got == eval("(%s)" % _AZR_OUTPUT, ns)
-    except BaseException as exc:
-        return ("fail", _azr_short(exc))
-    return ("pass", "") if ok else ("fail", "wrong answer")
-'''
-
-
 def render(source: str, **constants: object) -> str:
     """``source`` followed by ``_AZR_<NAME> = repr(value)`` lines for each constant."""
     lines = [source]

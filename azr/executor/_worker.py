@@ -13,8 +13,11 @@ each message is a 4-byte big-endian length followed by UTF-8 JSON.
 Per program: ``unshare(CLONE_NEWPID)`` then ``fork`` (the child is PID 1 of a fresh PID
 namespace, so every process it starts dies with it), new session, new mount namespace with
 a private tmpfs /tmp, rlimits, setuid to an unprivileged user, and a wall-clock timer run
-by this worker, which SIGKILLs the child from outside. Each step is used only where the
-start-up probe found it working; ``protections`` says which are active.
+by this worker, which SIGKILLs the child from outside. Without root, the worker first enters
+an unprivileged user namespace (where allowed) and forks twice per program (it cannot
+``setns`` back), remounting the filesystem read-only instead of switching users. Each step
+is used only where the start-up probe found it working; ``protections`` says which are
+active.
 """
 
 import ctypes
@@ -31,6 +34,7 @@ import tempfile
 import time
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
@@ -134,26 +138,36 @@ class Worker:
             except KeyError:
                 pass
         prot["unprivileged_user"] = (not self.root) or self.uid is not None
+        prot["user_namespace"] = False
+        wants_ns = s["isolate_network"] or s["isolate_pids"] or s["isolate_mounts"]
+        if not self.root and wants_ns and s.get("user_namespace", True):
+            prot["user_namespace"] = _enter_user_namespace()
+        admin = self.root or prot["user_namespace"]
         prot["network_namespace"] = False
-        if s["isolate_network"] and self.root:
+        if s["isolate_network"] and admin:
             try:
                 _unshare(CLONE_NEWNET)
                 prot["network_namespace"] = True
             except OSError:
                 pass
         prot["pid_namespace"] = False
+        self.pid_double_fork = False
         if s["isolate_pids"] and self.root:
-            try:
+            try:  # unshare, fork, then setns back: one fork per program
                 self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
                 _unshare(CLONE_NEWPID)
                 _setns(self.pidns_fd, CLONE_NEWPID)
                 prot["pid_namespace"] = True
             except OSError:
                 self.pidns_fd = None
+        elif s["isolate_pids"] and admin:  # user namespace: cannot setns back, fork twice instead
+            self.pid_double_fork = prot["pid_namespace"] = _probe_pid_namespace()
         prot["mount_namespace"] = False
-        if s["isolate_mounts"] and self.root:
+        if s["isolate_mounts"] and admin:
             try:
                 self._setup_mounts()
+                if not self.root:
+                    prot["read_only_filesystem"] = _remount_read_only(skip=self.hidden)
                 prot["mount_namespace"] = True
             except OSError:
                 pass
@@ -232,6 +246,8 @@ class Worker:
             pid = -1
         if pid == 0:  # pragma: no cover - runs in the child
             os.close(r)
+            if self.pid_double_fork:
+                _pid1_parent(self, job, w, rundir, timeout)
             _child(self, job, w, rundir, timeout)
         if self.pidns_fd is not None:
             _setns(self.pidns_fd, CLONE_NEWPID)
@@ -303,8 +319,7 @@ class Worker:
             os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
-        if not self.prot["pid_namespace"]:
-            _reap_orphans()
+        _reap_orphans()  # cheap when nothing is left (the usual case, and always with a PID namespace)
 
     def _clean_tmp(self) -> None:
         """Remove everything the run wrote (its run dir, and anything else in the private /tmp)."""
@@ -388,6 +403,68 @@ def _children_of(ppid: int) -> list[int]:
         if len(fields) > 1 and int(fields[1]) == ppid:
             out.append(int(name))
     return out
+
+
+def _enter_user_namespace() -> bool:
+    """Without root: become the owner of a new user namespace (same uid inside), which grants
+    the capabilities needed for network, mount and PID namespaces. False if not allowed."""
+    uid, gid = os.getuid(), os.getgid()
+    try:
+        _unshare(CLONE_NEWUSER)
+    except OSError:
+        return False
+    for path, text in (("/proc/self/setgroups", "deny"), ("/proc/self/uid_map", f"{uid} {uid} 1"),
+                       ("/proc/self/gid_map", f"{gid} {gid} 1")):
+        try:
+            with open(path, "w") as fh:
+                fh.write(text)
+        except OSError:
+            if path != "/proc/self/setgroups":
+                raise
+    return True
+
+
+def _probe_pid_namespace() -> bool:
+    """Can a child create a PID namespace and fork PID 1 into it?"""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _unshare(CLONE_NEWPID)
+            g = os.fork()
+            if g == 0:
+                os._exit(0 if os.getpid() == 1 else 1)
+            _, st = os.waitpid(g, 0)
+            os._exit(0 if os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0 else 1)
+        except BaseException:
+            os._exit(1)
+    _, st = os.waitpid(pid, 0)
+    return os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0
+
+
+_MOUNT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": 1024,
+                "nodiratime": 2048, "relatime": 1 << 21, "strictatime": 1 << 24}
+
+
+def _remount_read_only(skip=()) -> bool:
+    """In a user-namespace mount namespace: make every mount read-only except /tmp and the
+    kernel filesystems (keeping each mount's locked flags). True if all remounts worked."""
+    ok = True
+    with open("/proc/self/mountinfo") as fh:
+        lines = fh.read().splitlines()
+    for line in lines:
+        parts = line.split()
+        target = parts[4].encode().decode("unicode_escape")
+        opts = parts[5].split(",")
+        if "ro" in opts or any(_under(target, d) for d in ("/tmp", "/proc", "/sys", "/dev", *skip)):
+            continue
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+        for o in opts:
+            flags |= _MOUNT_FLAGS.get(o, 0)
+        try:
+            _mount("none", target, None, flags, None)
+        except OSError:
+            ok = False
+    return ok
 
 
 #: Never hidden: the system directories a Python child needs (and / itself).
@@ -511,6 +588,30 @@ def _child(worker: Worker, job: dict, wfd: int, rundir, timeout: float) -> None:
             view = view[write(wfd, view):]
     finally:
         exit_(0)
+
+
+def _pid1_parent(worker: Worker, job: dict, wfd: int, rundir, timeout: float) -> None:  # pragma: no cover
+    """Without root (user namespace): fork the program as PID 1 of a new PID namespace and
+    mirror its fate (exit code or killing signal) for the worker. If this process is killed
+    on timeout, the program gets SIGKILL (parent-death signal) and its namespace dies."""
+    try:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _unshare(CLONE_NEWPID)
+        g = os.fork()
+    except BaseException as e:
+        res = _result("error", None, "SandboxSetupError", f"{type(e).__name__}: {e}")
+        _write_all(wfd, json.dumps(res).encode())
+        os._exit(3)
+    if g == 0:
+        _child(worker, job, wfd, rundir, timeout)
+    os.close(wfd)
+    _, st = os.waitpid(g, 0)
+    if os.WIFSIGNALED(st):
+        sig = os.WTERMSIG(st)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    os._exit(os.WEXITSTATUS(st) if os.WIFEXITED(st) else 1)
 
 
 def _redirect_std_fds() -> None:

@@ -45,6 +45,11 @@ class ExecutorConfig:
     run_as_user: str = "nobody"
     """Unprivileged user the program runs as when ``drop_privileges`` applies."""
 
+    user_namespace: bool = True
+    """When not root: enter an unprivileged user namespace (if the kernel allows it) so that
+    the network, PID and mount isolation below work too; the filesystem is then remounted
+    read-only except the private /tmp. Root uses real privileges instead."""
+
     isolate_network: bool = True
     """Put each worker in a new network namespace (no interfaces up: no network at all)."""
 
@@ -71,11 +76,22 @@ class ExecutorConfig:
     )
     """Standard-library modules imported once by each worker before forking programs."""
 
+    backend: str = "local"
+    """Where programs run: ``"local"`` (this machine's worker pool) or ``"ray"`` (worker pools
+    inside Ray actors, any number of nodes; see ``azr.distributed.ray_sandbox``)."""
+
+    ray_actors: int = 2
+    """With ``backend: ray``: number of sandbox actors (each owns a pool of ``workers``)."""
+
     seed: int = 0
     """Base of the per-worker PYTHONHASHSEED (worker k uses ``seed * 1000 + k + 1``), so
     that different workers hash strings differently."""
 
     def __post_init__(self) -> None:
+        if self.backend not in ("local", "ray"):
+            raise ValueError(f"backend must be 'local' or 'ray', got {self.backend!r}")
+        if self.ray_actors < 1:
+            raise ValueError(f"ray_actors must be >= 1, got {self.ray_actors}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         if not self.timeout_s > 0:

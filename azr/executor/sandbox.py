@@ -15,8 +15,10 @@ they may try anything. The sandbox (not the static checks) is the security bound
 - Results come back as JSON strings (the ``repr`` of values); nothing from a program is
   ever unpickled or evaluated in the caller.
 
-Namespaces and the user switch need root; ``Sandbox.protections`` says which protections
-are active. Not covered: reading world-readable files (the program sees the filesystem
+The user switch needs root; without root the namespaces come from an unprivileged user
+namespace where the kernel allows it (then the filesystem is remounted read-only except the
+private /tmp, and the program keeps the caller's uid). ``Sandbox.protections`` says which
+protections are active. Not covered: reading world-readable files (the program sees the filesystem
 read-only), CPU-cache/timing side channels, kernel exploits, and a program that
 deliberately forges its own result record (it shares its process with the reporting code;
 the static checks and the two-process determinism check make that hard to do usefully).

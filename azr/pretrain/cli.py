@@ -32,6 +32,10 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
     p.add_argument("--hidden-size", type=int, default=None, help="model width")
     p.add_argument("--layers", type=int, default=None, help="decoder blocks")
+    p.add_argument("--intermediate-size", type=int, default=None, help="MLP width")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (1 is fastest on a busy machine)")
+    p.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps")
+    p.add_argument("--eval-every", type=int, default=None, help="steps between validation-loss log lines")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--fp32", action="store_true", help="train in fp32 (default: bf16 autocast)")
     p.add_argument("--workers", type=int, default=2, help="sandbox workers")
@@ -54,9 +58,12 @@ def _build_config(args: argparse.Namespace):
         model = replace(model, hidden_size=args.hidden_size)
     if args.layers is not None:
         model = replace(model, num_hidden_layers=args.layers)
+    if args.intermediate_size is not None:
+        model = replace(model, intermediate_size=args.intermediate_size)
     train = replace(cfg.train, seed=args.seed, compile=args.compile, bf16=not args.fp32)
     for name, field in (("max_steps", "max_steps"), ("max_minutes", "max_minutes"), ("batch_size", "batch_size"),
-                        ("seq_len", "seq_len"), ("lr", "lr")):
+                        ("seq_len", "seq_len"), ("lr", "lr"), ("threads", "threads"),
+                        ("warmup_steps", "warmup_steps"), ("eval_every", "eval_every")):
         if getattr(args, name) is not None:
             train = replace(train, **{field: getattr(args, name)})
     return PretrainConfig(corpus=corpus, model=model, train=train)

@@ -18,7 +18,8 @@ from azr.pretrain.config import CorpusConfig, PretrainConfig
 
 
 def _corpus_key(cfg: CorpusConfig, decontam: bool) -> dict:
-    return {"corpus": asdict(cfg), "decontaminated": decontam}
+    """The settings a cached corpus must match, as they read back from JSON (tuples -> lists)."""
+    return json.loads(json.dumps({"corpus": asdict(cfg), "decontaminated": decontam}))
 
 
 def load_or_build_corpus(

@@ -57,11 +57,15 @@ def autocast_context(device: torch.device, mode: str):
     return contextlib.nullcontext()
 
 
-def _micro_batches(batch: PolicyBatch, budget: int):
+def iter_micro_batches(batch: PolicyBatch, budget: int):
+    """Yield ``(row indices, sub-batch cut to its longest row)`` per ``split_micro_batches``."""
     lengths = batch.attention_mask.sum(-1).tolist()
     for idx in split_micro_batches([int(n) for n in lengths], budget):
         width = max(int(lengths[i]) for i in idx)
         yield idx, batch.select(idx, width)
+
+
+_micro_batches = iter_micro_batches  # old private name, still imported by azr.baselines.sft
 
 
 @torch.no_grad()
@@ -78,7 +82,7 @@ def recompute_logprobs(
     device = next(model.parameters()).device
     lp = torch.zeros(batch.input_ids.shape, dtype=torch.float32)
     ent = torch.zeros_like(lp)
-    for idx, mb in _micro_batches(batch, micro_batch_tokens):
+    for idx, mb in iter_micro_batches(batch, micro_batch_tokens):
         mb = mb.to(device)
         with autocast_context(device, autocast):
             l, e = policy_logprobs(
@@ -116,7 +120,7 @@ def update_step(
     logprobs = torch.zeros(batch.input_ids.shape, dtype=torch.float32)
     optimizer.zero_grad(set_to_none=True)
     n_micro = 0
-    for idx, mb in _micro_batches(batch, optim_cfg.micro_batch_tokens):
+    for idx, mb in iter_micro_batches(batch, optim_cfg.micro_batch_tokens):
         n_micro += 1
         mb = mb.to(device)
         mask = mb.response_mask * mb.sample_mask[:, None]

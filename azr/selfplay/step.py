@@ -24,7 +24,9 @@ Every random choice draws from a seed derived from (run seed, step, phase).
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from azr.baselines.hooks import apply_diversity_penalty, proposer_sampling
 from azr.config import Config
@@ -56,28 +58,21 @@ def sampling(cfg: Config, n: int, seed: int) -> SamplingParams:
                           n=n, stop=r.stop, seed=seed)
 
 
-class _Clock:
-    def __init__(self, timings: dict[str, float]):
-        self.timings = timings
-
-    def __call__(self, key: str):
-        clock = self
-
-        class _T:
-            def __enter__(self):
-                self.t0 = time.perf_counter()
-
-            def __exit__(self, *exc):
-                clock.timings[key] = clock.timings.get(key, 0.0) + time.perf_counter() - self.t0
-
-        return _T()
+@contextmanager
+def _timed(timings: dict[str, float], key: str):
+    """Add the wall time of the block to ``timings[key]``."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
 
 
 def collect(cfg: Config, engine, env, buffers: Buffers, step: int) -> Experience:
     """Run phases 1-7 for ``step``; grows ``buffers`` with this step's valid tasks."""
     sp, seed = cfg.selfplay, cfg.run.seed
     timings = {"propose": 0.0, "execute": 0.0, "solve_rate": 0.0, "solve": 0.0}
-    clock = _Clock(timings)
+    clock = partial(_timed, timings)
     tokens = 0
 
     # 1. propose
