@@ -33,19 +33,20 @@ def corpus_rate(n_programs: int) -> dict:
     return out
 
 
-def train_rate(steps: int, seq_len: int, batch_size: int) -> dict:
+def train_rate(steps: int, seq_len: int, batch_size: int, threads: int, hidden: int, layers: int, inter: int) -> dict:
     import torch
 
     from azr.pretrain.config import ModelConfig
     from azr.pretrain.train import _loss, build_model
     from azr.rollout.tiny import train_tokenizer
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     tok = train_tokenizer(vocab_size=8192, max_bytes=400_000)
+    mcfg = ModelConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, intermediate_size=inter)
     out = {}
     for bf16 in (False, True):
         torch.manual_seed(0)
-        model = build_model(ModelConfig(vocab_size=len(tok)), tok)
+        model = build_model(mcfg, tok)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
         batch = torch.randint(0, len(tok), (batch_size, seq_len + 1))
         times = []
@@ -66,10 +67,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--programs", type=int, default=200)
     ap.add_argument("--steps", type=int, default=6)
-    ap.add_argument("--seq-len", type=int, default=1024)
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--seq-len", type=int, default=768)
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--hidden-size", type=int, default=192)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--intermediate-size", type=int, default=512)
+    ap.add_argument("--skip-corpus", action="store_true")
     args = ap.parse_args()
-    result = {"corpus": corpus_rate(args.programs), "train": train_rate(args.steps, args.seq_len, args.batch_size)}
+    result = {"args": vars(args)}
+    if not args.skip_corpus:
+        result["corpus"] = corpus_rate(args.programs)
+    result["train"] = train_rate(args.steps, args.seq_len, args.batch_size, args.threads,
+                                 args.hidden_size, args.layers, args.intermediate_size)
     print(json.dumps(result, indent=1))
 
 

@@ -111,7 +111,6 @@ def test_incomplete_folders_are_ignored(tiny_policy, tmp_path):
 
 
 def test_mismatched_model_rejected(tiny_policy, tmp_path):
-    from azr.rollout.models import load_tokenizer
     from azr.rollout.tiny import build_tiny_model
     from transformers import AutoModelForCausalLM
 

@@ -140,8 +140,10 @@ def test_bad_config_fails_before_running(tmp_path):
     assert out.returncode == 2 and "config.yaml" in out.stderr
 
 
-def test_fresh_run_refuses_an_existing_run_dir(run2):
-    out = run_cli([sys.executable, "-m", "azr", "train", "--preset", "tiny", "--run-dir", str(run2)])
-    assert out.returncode == 2 and "--resume" in out.stderr
-    out = run_cli([sys.executable, "-m", "azr", "train"])
-    assert out.returncode == 2 and "model.path is empty" in out.stderr
+def test_fresh_run_refuses_an_existing_run_dir(run2, capsys):
+    from azr.cli import main
+
+    assert main(["train", "--preset", "tiny", "--run-dir", str(run2)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train"]) == 2
+    assert "model.path is empty" in capsys.readouterr().err

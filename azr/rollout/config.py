@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from azr.rollout.types import SamplingParams
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -38,7 +42,8 @@ class RolloutConfig:
     stop: tuple[str, ...] = ()  # stop strings; the trainer passes e.g. ("</answer>",)
     max_batch_size: int = 64  # sequences per generate() call; larger batches are split
     cache_implementation: str = "auto"  # KV cache: "auto" = static on GPU (4.2x faster at B=256
-    # on an H100), dynamic on CPU (measured faster here, see BENCHMARKS.md)
+    # on an H100), dynamic on CPU (on par with static there except ~1.25x slower at batch 128,
+    # and no pre-allocation; see BENCHMARKS.md); "dynamic" | "static" force one
     gpu_bf16: bool = True  # on GPU, sample under bf16 autocast when the weights are fp32
     chat_template: bool = False  # wrap each prompt as one user turn with the tokenizer's chat template
 

@@ -11,8 +11,9 @@
   model's ``generation_config.json`` sampling defaults, e.g. Qwen's top-k 20, are ignored).
 - Stop strings end a completion early (HF ``stop_strings``); text and tokens are truncated
   right after the first stop string (finish "stop").
-- GPU: bf16 autocast (when the weights are fp32) and the static KV cache; CPU: the dynamic
-  cache (faster here; see BENCHMARKS.md, benchmarks/rollout.py).
+- GPU: bf16 autocast (when the weights are fp32) and the static KV cache (HF compiles the
+  forward for it on CUDA); CPU: the dynamic cache (on par with static except at batch 128;
+  see BENCHMARKS.md, benchmarks/rollout.py).
 - The engine holds the policy module itself: when trainer and engine share one device, pass
   the trainer's model and no weight sync is needed; otherwise ``sync_weights``.
 """
