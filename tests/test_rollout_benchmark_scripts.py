@@ -20,7 +20,6 @@ def _load(name: str):
     return mod
 
 
-@pytest.mark.slow
 def test_gpu_script_dry_run(tmp_path):
     gpu = _load("gpu")
     out = tmp_path / "gpu.json"
