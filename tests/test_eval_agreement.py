@@ -165,16 +165,16 @@ def test_mbppplus_agrees_with_evalplus(ctx):
     _evalplus_agreement(ctx, "mbppplus", "mbpp", MBPP_SUBSET)
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_full_humaneval_agreement(ctx):
     _humaneval_agreement(ctx, None)
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_full_humanevalplus_agreement(ctx):
     _evalplus_agreement(ctx, "humanevalplus", "humaneval", None)
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_full_mbppplus_agreement(ctx):
     _evalplus_agreement(ctx, "mbppplus", "mbpp", None)
