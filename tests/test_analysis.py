@@ -54,6 +54,7 @@ def test_run_reading(run):
     assert frozen_proposer({"selfplay": {"train_propose": False}})
     assert not frozen_proposer({"selfplay": {"train_propose": True}})
     assert run_label(run) == "std (reward=eq3)"
+    assert run_label(run, {"baseline": "rlvr", "reward": {"proposer": "learnability"}}) == "std (rlvr)"
     with pytest.raises(ValueError):
         load_buffer_entries(run, "nonsense")
 

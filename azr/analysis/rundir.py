@@ -193,6 +193,10 @@ def run_label(run: str | Path, config: dict | None = None) -> str:
     name = run.resolve().name
     cfg = load_config(run) if config is None else config
     tags = []
+    baseline = cfg.get("baseline") if isinstance(cfg, dict) else None
+    if baseline in ("rlvr", "sft"):
+        # Baseline runs have no proposer: their reward setting means nothing.
+        return f"{name} ({baseline})"
     reward = proposer_reward(cfg)
     if reward:
         tags.append(f"reward={reward}")

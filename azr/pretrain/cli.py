@@ -23,6 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--data-dir", default=None, help="benchmark data for decontamination (default: $AZR_DATA_DIR)")
     p.add_argument("--no-decontam", action="store_true", help="skip decontamination (not for shipped models)")
     p.add_argument("--seed", type=int, default=0, help="seed of corpus, initialisation and batch order")
+    p.add_argument("--train-seed", type=int, default=None, help="seed of initialisation and batch order (default: --seed)")
     p.add_argument("--n-programs", type=int, default=None, help="generator programs in the corpus")
     p.add_argument("--stdlib-fraction", type=float, default=None, help="share of stdlib source in the corpus")
     p.add_argument("--max-steps", type=int, default=None, help="optimiser steps (defines the LR schedule)")
@@ -41,6 +42,7 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, default=2, help="sandbox workers")
     p.add_argument("--measure-n", type=int, default=64, help="samples per (task, role) group when measuring; 0: skip")
     p.add_argument("--measure-only", action="store_true", help="only measure the model in --out")
+    p.add_argument("--init-from", default=None, help="continue training this saved model (same corpus/tokenizer)")
     p.set_defaults(func=_cmd_pretrain)
 
 
@@ -60,7 +62,8 @@ def _build_config(args: argparse.Namespace):
         model = replace(model, num_hidden_layers=args.layers)
     if args.intermediate_size is not None:
         model = replace(model, intermediate_size=args.intermediate_size)
-    train = replace(cfg.train, seed=args.seed, compile=args.compile, bf16=not args.fp32)
+    train_seed = args.seed if args.train_seed is None else args.train_seed
+    train = replace(cfg.train, seed=train_seed, compile=args.compile, bf16=not args.fp32)
     for name, field in (("max_steps", "max_steps"), ("max_minutes", "max_minutes"), ("batch_size", "batch_size"),
                         ("seq_len", "seq_len"), ("lr", "lr"), ("threads", "threads"),
                         ("warmup_steps", "warmup_steps"), ("eval_every", "eval_every")):
@@ -93,5 +96,6 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
             log("azr pretrain: no benchmark data directory for decontamination "
                 "(give --data-dir or set AZR_DATA_DIR; --no-decontam to skip)")
             return 2
-    run_pipeline(cfg, args.out, args.work_dir, data_dir, workers=args.workers, measure_n=args.measure_n, log=log)
+    run_pipeline(cfg, args.out, args.work_dir, data_dir, workers=args.workers, measure_n=args.measure_n, log=log,
+                 init_from=args.init_from)
     return 0

@@ -66,8 +66,13 @@ def run_pipeline(
     workers: int = 2,
     measure_n: int = 64,
     log: Callable[[str], None] = print,
+    init_from: str | None = None,
 ) -> dict:
-    """Build (or reuse) the corpus, train tokenizer and model, save to ``out_dir``, measure it."""
+    """Build (or reuse) the corpus, train tokenizer and model, save to ``out_dir``, measure it.
+
+    ``init_from``: continue training a saved model (it must use this corpus' tokenizer)
+    instead of a random initialisation.
+    """
     import numpy as np
 
     from azr.pretrain.train import build_model, save_model, split_tokens, tokenize_documents, train
@@ -100,7 +105,15 @@ def run_pipeline(
     import torch
 
     torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg.model, tokenizer)
+    if init_from:
+        from transformers import AutoModelForCausalLM
+
+        if load_tokenizer(init_from).get_vocab() != tokenizer.get_vocab():
+            raise ValueError(f"{init_from} uses another tokenizer than this corpus")
+        model = AutoModelForCausalLM.from_pretrained(init_from, dtype=torch.float32)
+        log(f"model: continuing from {init_from}")
+    else:
+        model = build_model(cfg.model, tokenizer)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params} parameters")
     train_tokens, val_tokens = split_tokens(tokens, cfg.train.val_fraction)
@@ -113,6 +126,7 @@ def run_pipeline(
         "corpus_tokens": int(len(tokens)),
         "corpus": {k: v for k, v in stats.items() if k != "key"},
         "training": summary,
+        "init_from": init_from,
     }
     (out_dir / "pretrain.json").write_text(json.dumps(report, indent=1))
     log(f"saved to {out_dir}; training: {summary['steps']} steps, {summary['minutes']} min, "

@@ -45,7 +45,7 @@ def resolve_model_path(cfg: Config, run_dir: Path) -> str:
     candidates = [Path(path), Path(__file__).resolve().parents[2] / path]
     for c in candidates:
         if (c / "config.json").is_file():
-            return str(c)
+            return str(c.resolve())
     if path.rstrip("/") == BUNDLED_TINY:
         fallback = run_dir / "base_model"
         if not (fallback / "config.json").is_file():
