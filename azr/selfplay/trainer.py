@@ -12,6 +12,14 @@ resumed run's metrics equal an uninterrupted run's on CPU (``time/*`` aside).
 
 The sandbox is a separate small process pool started once; it evaluates every piece of
 model output (this process never does). Its failures become rewards, never exceptions.
+``executor.backend: ray`` puts the pools in Ray actors (``azr.distributed.ray_sandbox``).
+
+Data-parallel (``azr train --nproc N``, or torchrun with ``RANK``/``WORLD_SIZE`` set):
+every rank runs this loop with identical control state; generation, sandbox jobs and the
+policy update are split across ranks (``azr.distributed.sharded``) and the update's
+gradient is that of the global batch. Only rank 0 writes the run directory (config,
+metrics, samples, buffers, checkpoints, train.log). Without torchrun's variables this is a
+single process and nothing of the distributed machinery is used.
 """
 
 from __future__ import annotations
@@ -65,12 +73,14 @@ def resolve_model_path(cfg: Config, run_dir: Path) -> str:
     return path  # a hub id, where a hub is reachable
 
 
-def _setup_logging(run_dir: Path) -> list[logging.Handler]:
-    """Log ``azr.*`` to ``<run>/train.log`` and stderr; return the handlers added."""
+def _setup_logging(run_dir: Path, main: bool = True) -> list[logging.Handler]:
+    """Log ``azr.*`` to ``<run>/train.log`` (rank 0 only) and stderr; return the handlers added."""
     root = logging.getLogger("azr")
-    fh = logging.FileHandler(run_dir / "train.log")
-    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    added: list[logging.Handler] = [fh]
+    added: list[logging.Handler] = []
+    if main:
+        fh = logging.FileHandler(run_dir / "train.log")
+        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        added.append(fh)
     if not any(type(h) is logging.StreamHandler for h in root.handlers):
         sh = logging.StreamHandler()
         sh.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
@@ -96,18 +106,34 @@ def _buffer_files(buffers: Buffers, tmp: Path) -> dict[str, Path]:
 
 def train(cfg: Config, resume: bool = False) -> Path:
     """Run self-play training; return the run directory."""
+    from azr.distributed.dist import destroy, init_distributed
+
     run_dir = Path(cfg.run.run_dir)
     if not resume and (run_dir / "checkpoints" / "LATEST").exists():
         raise FileExistsError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, "
                               "or choose another --run-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handlers = _setup_logging(run_dir)
+    dp = init_distributed(device=cfg.model.device)  # a no-op without torchrun's environment
     try:
-        return _train(cfg, resume, run_dir)
+        if dp.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        _barrier(dp)
+        handlers = _setup_logging(run_dir, main=dp.is_main)
+        try:
+            return _train(cfg, resume, run_dir, dp)
+        finally:
+            for h in handlers:
+                logging.getLogger("azr").removeHandler(h)
+                h.close()
     finally:
-        for h in handlers:
-            logging.getLogger("azr").removeHandler(h)
-            h.close()
+        if dp.distributed:
+            destroy()
+
+
+def _barrier(dp) -> None:
+    if dp.distributed:
+        from azr.distributed.dist import barrier
+
+        barrier()
 
 
 @dataclass
@@ -124,10 +150,19 @@ class Session:
     buffers: Buffers
     start: int  # steps already done (from the checkpoint resumed)
     resumed: bool
+    dp: Any = None  # azr.distributed.dist.DistInfo (None: single process)
+    module: Any = None  # what the update trains: the model, or DDP(LogprobModule(model))
+
+    @property
+    def is_main(self) -> bool:
+        return self.dp is None or self.dp.is_main
 
 
-def open_session(cfg: Config, run_dir: Path, resume: bool) -> Session:
-    """Load the model (base, or the newest checkpoint with optimizer/RNG/buffers on resume)."""
+def open_session(cfg: Config, run_dir: Path, resume: bool, dp=None) -> Session:
+    """Load the model (base, or the newest checkpoint with optimizer/RNG/buffers on resume).
+
+    ``dp`` (``DistInfo``, data-parallel): rank 0 resolves the model folder first (it may build
+    the fallback tiny model), the engine is sharded and the update module DDP-wrapped."""
     import torch
 
     from azr.rl.checkpoint import latest_checkpoint, load_checkpoint
@@ -141,8 +176,20 @@ def open_session(cfg: Config, run_dir: Path, resume: bool) -> Session:
     torch.manual_seed(cfg.run.seed)
     if cfg.run.torch_threads:
         torch.set_num_threads(cfg.run.torch_threads)
-    model_path = str(ckpt) if ckpt is not None else resolve_model_path(cfg, run_dir)
-    model = load_model(replace(cfg.model, path=model_path))
+    distributed = dp is not None and dp.distributed
+    if ckpt is not None:
+        model_path = str(ckpt)
+    elif distributed:
+        model_path = resolve_model_path(cfg, run_dir) if dp.is_main else ""
+        _barrier(dp)  # the fallback tiny model is built once, by rank 0
+        if not dp.is_main:
+            model_path = resolve_model_path(cfg, run_dir)
+    else:
+        model_path = resolve_model_path(cfg, run_dir)
+    model_cfg = replace(cfg.model, path=model_path)
+    if distributed and dp.device.type == "cuda":
+        model_cfg = replace(model_cfg, device=str(dp.device))  # one GPU per local rank
+    model = load_model(model_cfg)
     tokenizer = load_tokenizer(model_path, trust_remote_code=cfg.model.trust_remote_code)
     optimizer = build_optimizer(model, cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.optim)
@@ -154,8 +201,16 @@ def open_session(cfg: Config, run_dir: Path, resume: bool) -> Session:
         log.info("resumed from %s (step %d)", ckpt, start)
     log.info("model %s loaded (%.1fM parameters) on %s", model_path,
              sum(p.numel() for p in model.parameters()) / 1e6, next(model.parameters()).device)
-    return Session(cfg, run_dir, model, tokenizer, optimizer, scheduler, HFEngine(model, tokenizer, cfg.rollout),
-                   buffers, start, ckpt is not None)
+    engine = HFEngine(model, tokenizer, cfg.rollout)
+    module = model
+    if distributed:
+        from azr.distributed.sharded import ShardedEngine
+        from azr.distributed.update import wrap_ddp
+
+        engine = ShardedEngine(engine, dp)
+        module = wrap_ddp(model, dp)
+    return Session(cfg, run_dir, model, tokenizer, optimizer, scheduler, engine, buffers, start, ckpt is not None,
+                   dp=dp, module=module)
 
 
 def run_step(s: Session, env, val_sets: list, step: int, progress: Progress) -> dict:
@@ -170,7 +225,13 @@ def run_step(s: Session, env, val_sets: list, step: int, progress: Progress) -> 
     exp = collect(cfg, s.engine, env, s.buffers, step)
     progress.phase(step, "update")
     t1 = time.perf_counter()
-    metrics = policy_update(s.model, s.optimizer, s.scheduler, exp.rollouts, cfg, s.tokenizer.pad_token_id)
+    if s.dp is not None and s.dp.distributed:
+        from azr.distributed.sharded import distributed_policy_update
+
+        metrics = distributed_policy_update(s.module, s.optimizer, s.scheduler, exp.rollouts, cfg,
+                                            s.tokenizer.pad_token_id, info=s.dp)
+    else:
+        metrics = policy_update(s.model, s.optimizer, s.scheduler, exp.rollouts, cfg, s.tokenizer.pad_token_id)
     timings = {**exp.timings, "update": time.perf_counter() - t1}
     metrics.update(group_metrics(exp.rollouts))
     metrics.update(exp.metrics)
@@ -183,7 +244,7 @@ def run_step(s: Session, env, val_sets: list, step: int, progress: Progress) -> 
     gen_time = sum(timings.get(k, 0.0) for k in ("propose", "solve_rate", "solve"))
     metrics["tokens_per_s"] = exp.generated_tokens / gen_time if gen_time > 0 else 0.0
     metrics["tokens/generated"] = exp.generated_tokens
-    if cfg.selfplay.samples_per_group:
+    if cfg.selfplay.samples_per_group and s.is_main:
         _write_samples(s.run_dir, step, samples_record(exp.rollouts, cfg.selfplay.samples_per_group))
     timings["step"] = time.perf_counter() - t0
     metrics.update({f"time/{k}": v for k, v in timings.items()})
@@ -200,18 +261,25 @@ def save(s: Session, step: int) -> None:
                         extra_files=_buffer_files(s.buffers, Path(tmp)), policy=s.cfg.checkpoint)
 
 
-def _train(cfg: Config, resume: bool, run_dir: Path) -> Path:
-    from azr.executor import Sandbox
+def _train(cfg: Config, resume: bool, run_dir: Path, dp) -> Path:
+    from azr.distributed.ray_sandbox import make_sandbox
     from azr.selfplay.env import CodeEnv
     from azr.selfplay.validation import build_val_sets
 
-    save_config(cfg, run_dir / "config.yaml")
-    s = open_session(cfg, run_dir, resume)
-    truncate_metrics(run_dir / "metrics.jsonl", s.start)
-    writer = MetricsWriter(run_dir, cfg.run.sinks, cfg.run.wandb_project, to_dict(cfg))
-    progress = Progress(cfg.selfplay.steps, s.start, enabled=cfg.run.progress)
+    if dp.is_main:
+        save_config(cfg, run_dir / "config.yaml")
+    s = open_session(cfg, run_dir, resume, dp)
+    writer = None
+    if dp.is_main:
+        truncate_metrics(run_dir / "metrics.jsonl", s.start)
+        writer = MetricsWriter(run_dir, cfg.run.sinks, cfg.run.wandb_project, to_dict(cfg))
+    progress = Progress(cfg.selfplay.steps, s.start, enabled=cfg.run.progress and dp.is_main)
     try:
-        with Sandbox(cfg.executor) as sandbox:
+        with make_sandbox(cfg.executor) as sandbox:
+            if dp.distributed:
+                from azr.distributed.sharded import ShardedSandbox
+
+                sandbox = ShardedSandbox(sandbox, dp)
             env = CodeEnv(sandbox)
             log.info("sandbox ready: %d workers", cfg.executor.workers)
             if not s.resumed:
@@ -229,15 +297,19 @@ def _train(cfg: Config, resume: bool, run_dir: Path) -> Path:
             for step in range(s.start + 1, cfg.selfplay.steps + 1):
                 metrics = run_step(s, env, val_sets, step, progress)
                 metrics["time/checkpoint"] = last_save  # the previous step's save, if any
-                s.buffers.save(run_dir / "buffers")
-                writer.write(step, metrics)  # before the checkpoint: a resume never loses a row
+                if dp.is_main:
+                    s.buffers.save(run_dir / "buffers")
+                    writer.write(step, metrics)  # before the checkpoint: a resume never loses a row
                 last_save = 0.0
                 if (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == cfg.selfplay.steps:
                     progress.phase(step, "checkpoint")
                     t = time.perf_counter()
-                    save(s, step)
+                    if dp.is_main:
+                        save(s, step)
+                    _barrier(dp)  # no rank runs ahead of (or exits before) the checkpoint
                     last_save = time.perf_counter() - t
                 progress.done(step, metrics)
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
     return run_dir
