@@ -1,17 +1,21 @@
 """``azr train``: Absolute Zero self-play training.
 
     azr train [--preset NAME] [--config FILE.yaml] [--set key=value ...] [--steps N]
-              [--run-dir DIR] [--resume RUN_DIR]
+              [--run-dir DIR] [--resume RUN_DIR] [--nproc N]
 
 The config is resolved (defaults <- preset <- file <- --set) and checked before anything
 runs; errors name the offending key. ``--resume RUN_DIR`` reads ``RUN_DIR/config.yaml``
 (``--set``/``--steps`` may still change it, e.g. to train longer) and continues from the
-newest checkpoint. Cheap to import: torch is imported by the handler.
+newest checkpoint. ``--nproc N`` (N > 1) re-runs the command under torchrun with N
+data-parallel processes (gloo on CPU, one GPU each with nccl); only rank 0 writes the run
+directory. ``--set executor.backend=ray`` runs the sandbox as Ray actors. Cheap to import:
+torch is imported by the handler.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +32,8 @@ def register(subparsers) -> None:
     p.add_argument("--run-dir", help="run directory (run.run_dir)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="data-parallel processes on this machine (N > 1: relaunch under torchrun)")
     p.set_defaults(func=run)
 
 
@@ -58,6 +64,20 @@ def resolve(args) -> "object":
     return cfg
 
 
+def _train_argv(args) -> list[str]:
+    """The ``azr train`` arguments of ``args`` without ``--nproc`` (what each rank runs)."""
+    out = ["train"]
+    for flag, value in (("--preset", args.preset), ("--config", args.config), ("--run-dir", args.run_dir),
+                        ("--resume", args.resume)):
+        if value:
+            out += [flag, str(value)]
+    if args.steps is not None:
+        out += ["--steps", str(args.steps)]
+    for o in args.overrides:
+        out += ["--set", o]
+    return out
+
+
 def run(args) -> int:
     from azr.config import ConfigError, to_dict
 
@@ -71,6 +91,16 @@ def run(args) -> int:
 
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return 0
+    if args.nproc < 1:
+        print("azr train: --nproc must be >= 1", file=sys.stderr)
+        return 2
+    if args.nproc > 1 and "RANK" not in os.environ:
+        from azr.distributed.launch import torchrun_command
+
+        cmd = torchrun_command(args.nproc, _train_argv(args))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(cmd[0], cmd)  # replaces this process: torchrun's exit code is ours
     from azr.selfplay.trainer import train
 
     try:
