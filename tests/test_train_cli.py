@@ -138,6 +138,10 @@ def test_bad_config_fails_before_running(tmp_path):
     assert out.returncode == 2 and "unknown preset" in out.stderr
     out = run_cli([sys.executable, "-m", "azr", "train", "--resume", str(tmp_path)])
     assert out.returncode == 2 and "config.yaml" in out.stderr
+    out = run_cli([sys.executable, "-m", "azr", "train", "--preset", "tiny", "--run-dir", str(tmp_path / "x"),
+                   "--set", "controls.explore_fraction=0.25"])
+    assert out.returncode == 2 and "explore_fraction" in out.stderr and "rlvr" in out.stderr
+    assert not (tmp_path / "x").exists()
 
 
 def test_fresh_run_refuses_an_existing_run_dir(run2, capsys):

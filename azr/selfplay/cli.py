@@ -55,12 +55,24 @@ def resolve(args) -> "object":
         data = apply_overrides(load_yaml(str(cfg_file)), [*overrides, f"run.run_dir={args.resume}"], Config)
         cfg = from_dict(Config, data)
         check_registries(cfg)
-        return cfg
+        return check_selfplay_controls(cfg)
     if args.run_dir:
         overrides.append(f"run.run_dir={args.run_dir}")
     cfg = load_config(args.preset, args.config, overrides)
     if not cfg.model.path:
         raise ConfigError("model.path is empty: use a preset (--preset tiny) or --set model.path=FOLDER")
+    return check_selfplay_controls(cfg)
+
+
+def check_selfplay_controls(cfg):
+    """Reject controls that self-play does not implement yet, rather than ignoring them."""
+    from azr.config import ConfigError
+
+    if cfg.controls.explore_fraction > 0:
+        raise ConfigError(
+            "controls.explore_fraction: off-policy exploration mixing is implemented for `azr rlvr` only; "
+            "self-play does not support it yet (set it to 0)"
+        )
     return cfg
 
 
