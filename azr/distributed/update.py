@@ -26,7 +26,6 @@ core's ``update_step`` (tests pin the equality).
 from __future__ import annotations
 
 import contextlib
-import math
 
 import torch
 from torch import nn
@@ -36,7 +35,7 @@ from azr.rl.batch import PolicyBatch
 from azr.rl.config import LossConfig, OptimConfig
 from azr.rl.logprobs import policy_logprobs
 from azr.rl.losses import AggNorm, total_loss
-from azr.rl.update import UpdateResult, autocast_context, split_micro_batches
+from azr.rl.update import UpdateResult, apply_gradients, autocast_context, split_micro_batches
 
 
 class LogprobModule(nn.Module):
@@ -137,13 +136,6 @@ def _empty_micro_batch(device: torch.device) -> PolicyBatch:
                        z, z.clone(), z.clone(), torch.zeros(1)).to(device)
 
 
-def _clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> float:
-    total = torch.nn.utils.clip_grad_norm_(params, max_norm)
-    if hasattr(total, "full_tensor"):  # FSDP2 DTensor gradients
-        total = total.full_tensor()
-    return float(total)
-
-
 def distributed_update_step(
     module: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -210,19 +202,6 @@ def distributed_update_step(
     out["loss/micro_batches"] = float(all_reduce_sum(torch.tensor([float(len(groups))]), info)[0])
     out["loss/tokens"] = norm.tokens
     out["loss/lr"] = float(optimizer.param_groups[0]["lr"])
-    grad_norm, skipped = 0.0, not trainable
-    if trainable:
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        max_norm = optim_cfg.grad_clip if optim_cfg.grad_clip is not None else math.inf
-        grad_norm = _clip_grad_norm(params, max_norm)
-        if not math.isfinite(grad_norm):
-            skipped = True
-        else:
-            optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    if scheduler is not None and not skipped:
-        scheduler.step()
-    out["loss/grad_norm"] = grad_norm
-    out["loss/skipped"] = float(skipped)
+    out.update(apply_gradients(optimizer, scheduler, optim_cfg, trainable))
     return UpdateResult(metrics=out, entropy=entropy, logprobs=logprobs)
 

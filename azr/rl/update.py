@@ -142,16 +142,37 @@ def update_step(
         loss.backward()
         for k, v in metrics.items():
             sums[k] = sums.get(k, 0.0) + float(v)
-    params = [p for group in optimizer.param_groups for p in group["params"]]
     out = {f"loss/{k}": v for k, v in sums.items()}
     out["loss/micro_batches"] = float(n_micro)
     out["loss/tokens"] = norm.tokens
     out["loss/lr"] = float(optimizer.param_groups[0]["lr"])
-    grad_norm = 0.0
-    skipped = not trainable
+    out.update(apply_gradients(optimizer, scheduler, optim_cfg, trainable))
+    return UpdateResult(metrics=out, entropy=entropy, logprobs=logprobs)
+
+
+def _clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> float:
+    total = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    if hasattr(total, "full_tensor"):  # FSDP2 DTensor gradients
+        total = total.full_tensor()
+    return float(total)
+
+
+def apply_gradients(
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    optim_cfg: OptimConfig,
+    trainable: bool,
+) -> dict[str, float]:
+    """Clip the accumulated gradients, step the optimizer and the schedule, zero the gradients.
+
+    A non-finite gradient norm skips the step (and the schedule). Returns
+    ``{"loss/grad_norm": norm before clipping, "loss/skipped": 0.0 or 1.0}``.
+    """
+    grad_norm, skipped = 0.0, not trainable
     if trainable:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
         max_norm = optim_cfg.grad_clip if optim_cfg.grad_clip is not None else math.inf
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        grad_norm = _clip_grad_norm(params, max_norm)
         if not math.isfinite(grad_norm):
             skipped = True
         else:
@@ -159,6 +180,4 @@ def update_step(
     optimizer.zero_grad(set_to_none=True)
     if scheduler is not None and not skipped:
         scheduler.step()
-    out["loss/grad_norm"] = grad_norm
-    out["loss/skipped"] = float(skipped)
-    return UpdateResult(metrics=out, entropy=entropy, logprobs=logprobs)
+    return {"loss/grad_norm": grad_norm, "loss/skipped": float(skipped)}
