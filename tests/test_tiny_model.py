@@ -28,7 +28,6 @@ def model_and_tokenizer():
 
     from azr.rollout.models import load_tokenizer
 
-    torch.set_num_threads(2)
     model = AutoModelForCausalLM.from_pretrained(str(MODEL_DIR), dtype=torch.float32)
     return model.eval(), load_tokenizer(str(MODEL_DIR))
 
