@@ -36,7 +36,7 @@ from azr.baselines.dataset import Problem
 from azr.rl.batch import PolicyBatch, make_policy_batch
 from azr.rl.config import OptimConfig
 from azr.rl.logprobs import policy_logprobs
-from azr.rl.update import _micro_batches, autocast_context
+from azr.rl.update import autocast_context, iter_micro_batches
 
 log = logging.getLogger("azr.sft")
 
@@ -55,7 +55,7 @@ def sft_step(model, optimizer, scheduler, batch: PolicyBatch, optim_cfg: OptimCo
     optimizer.zero_grad(set_to_none=True)
     nll_sum, p_sum = 0.0, 0.0
     entropy_rows = torch.zeros(batch.size)
-    for idx, mb in _micro_batches(batch, optim_cfg.micro_batch_tokens):
+    for idx, mb in iter_micro_batches(batch, optim_cfg.micro_batch_tokens):
         mb = mb.to(device)
         with autocast_context(device, optim_cfg.autocast):
             lp, ent = policy_logprobs(model, mb.input_ids, mb.attention_mask, mb.response_mask,

@@ -65,9 +65,6 @@ def iter_micro_batches(batch: PolicyBatch, budget: int):
         yield idx, batch.select(idx, width)
 
 
-_micro_batches = iter_micro_batches  # old private name, still imported by azr.baselines.sft
-
-
 @torch.no_grad()
 def recompute_logprobs(
     model: nn.Module,
