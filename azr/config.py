@@ -313,3 +313,15 @@ def save_config(cfg: Config, path: str | os.PathLike) -> None:
 def read_config(path: str | os.PathLike) -> Config:
     """Read a resolved ``config.yaml`` back (e.g. from a run directory)."""
     return from_dict(Config, load_yaml(str(path)))
+
+
+def load_resume_config(run_dir: str | os.PathLike, overrides: typing.Sequence[str] = (), cls: type = Config) -> Any:
+    """The config of run ``run_dir`` (its ``config.yaml``) with ``overrides``, checked like
+    ``load_config``; ``run.run_dir`` is set to ``run_dir``. ``cls`` is ``Config`` or a subclass."""
+    cfg_file = Path(run_dir) / "config.yaml"
+    if not cfg_file.is_file():
+        raise ConfigError(f"--resume {run_dir}: no config.yaml there (not a run directory)")
+    data = apply_overrides(load_yaml(str(cfg_file)), [*overrides, f"run.run_dir={run_dir}"], cls)
+    cfg = from_dict(cls, data)
+    check_registries(cfg)
+    return cfg

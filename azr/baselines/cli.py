@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 COMMANDS = {
     "rlvr": "RL with verifiable rewards over a fixed dataset (GRPO groups; the self-play RL core)",
@@ -46,7 +45,7 @@ def resolve(args):
     import json
 
     from azr.baselines.config import BaselineConfig, load_baseline_config
-    from azr.config import ConfigError, apply_overrides, check_registries, from_dict, load_yaml
+    from azr.config import ConfigError, load_resume_config
 
     overrides = list(args.overrides)
     if args.steps is not None:
@@ -58,13 +57,7 @@ def resolve(args):
     if args.resume:
         if args.preset or args.config or args.run_dir:
             raise ConfigError("--resume takes the run's own config.yaml; --preset/--config/--run-dir do not apply")
-        cfg_file = Path(args.resume) / "config.yaml"
-        if not cfg_file.is_file():
-            raise ConfigError(f"--resume {args.resume}: no config.yaml there (not a run directory)")
-        data = apply_overrides(load_yaml(str(cfg_file)), [*overrides, f"run.run_dir={args.resume}"], BaselineConfig)
-        cfg = from_dict(BaselineConfig, data)
-        check_registries(cfg)
-        return cfg
+        return load_resume_config(args.resume, overrides, BaselineConfig)
     if args.run_dir:
         overrides.append(f"run.run_dir={args.run_dir}")
     return load_baseline_config(args.baseline, args.preset, args.config, overrides)

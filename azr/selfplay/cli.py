@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -39,7 +38,7 @@ def register(subparsers) -> None:
 
 def resolve(args) -> "object":
     """The checked ``Config`` of the parsed arguments (raises ``ConfigError``)."""
-    from azr.config import ConfigError, apply_overrides, check_registries, from_dict, load_config, load_yaml
+    from azr.config import ConfigError, load_config, load_resume_config
 
     overrides = list(args.overrides)
     if args.steps is not None:
@@ -47,15 +46,7 @@ def resolve(args) -> "object":
     if args.resume:
         if args.preset or args.config or args.run_dir:
             raise ConfigError("--resume takes the run's own config.yaml; --preset/--config/--run-dir do not apply")
-        cfg_file = Path(args.resume) / "config.yaml"
-        if not cfg_file.is_file():
-            raise ConfigError(f"--resume {args.resume}: no config.yaml there (not a run directory)")
-        from azr.config import Config
-
-        data = apply_overrides(load_yaml(str(cfg_file)), [*overrides, f"run.run_dir={args.resume}"], Config)
-        cfg = from_dict(Config, data)
-        check_registries(cfg)
-        return check_selfplay_controls(cfg)
+        return check_selfplay_controls(load_resume_config(args.resume, overrides))
     if args.run_dir:
         overrides.append(f"run.run_dir={args.run_dir}")
     cfg = load_config(args.preset, args.config, overrides)
