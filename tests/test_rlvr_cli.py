@@ -68,3 +68,12 @@ def test_rlvr_refuses_a_benchmark_dataset_before_writing_anything(tmp_path, caps
     bad.write_text('{"type": "deduction", "program": "def f(a): return a"}\n')
     assert main(["sft", "--preset", "tiny", "--dataset", str(bad), "--run-dir", str(run)]) == 2
     assert "bad.jsonl:1" in capsys.readouterr().err and not run.exists()
+
+
+def test_resume_needs_a_run_directory(tmp_path, capsys):
+    from azr.cli import main
+
+    assert main(["rlvr", "--resume", str(tmp_path)]) == 2
+    assert "no config.yaml" in capsys.readouterr().err
+    assert main(["sft", "--resume", str(tmp_path), "--preset", "tiny"]) == 2
+    assert "--resume takes the run's own config.yaml" in capsys.readouterr().err
