@@ -90,3 +90,93 @@ def test_rlvr_batch_weights_only_the_off_policy_samples(tiny_policy):
         assert torch.equal(batch.advantages[b], plain.advantages[b])
         assert torch.equal(batch.old_logprobs[b], plain.old_logprobs[b])
     assert metrics["explore/fraction"] == 0.5 and 0 < metrics["explore/truncated_frac"] < 1
+
+
+def test_explore_flags_mark_the_last_of_each_group():
+    from azr.baselines.hooks import explore_flags
+
+    groups = ["a", "a", "b", "a", "b", "a", "c"]
+    # a: 4 items -> 2 explored (the last two a's); b: 2 -> 1; c: 1 -> 0 (a group keeps an on-policy sample)
+    assert explore_flags(groups, 0.5) == [False, False, False, True, True, True, False]
+    assert explore_flags(groups, 0.0) == [False] * 7
+    assert explore_flags(groups, 1.0) == [True] * 7
+
+
+class _Recorder:
+    """A RolloutEngine whose completions say which engine, temperature and seed made them."""
+
+    def __init__(self, name):
+        self.name, self.calls = name, []
+
+    def generate(self, prompts, params):
+        from azr.rollout.types import Completion
+
+        self.calls.append((list(prompts), params))
+        return [[Completion((1,), f"{self.name}:{p}:{params.temperature}", (-1.0,), "eos", (2,))
+                 for _ in range(params.n)] for p in prompts]
+
+
+def test_generate_mixed_routes_the_flagged_prompts_to_the_explorer():
+    from azr.baselines.hooks import generate_mixed
+    from azr.baselines.sections import ControlsConfig
+    from azr.rollout.types import SamplingParams
+
+    engine, explorer = _Recorder("pi"), _Recorder("mu")
+    prompts = ["p0", "p1", "p2", "p3", "p4", "p5"]
+    groups = ["d", "d", "d", "d", "a", "a"]
+    params = SamplingParams(temperature=1.0, max_new_tokens=4, n=2, seed=7)
+    controls = ControlsConfig(explore_fraction=0.5, explore_temperature=1.6)
+    outs, flags = generate_mixed(engine, explorer, prompts, groups, params, controls, seed=99)
+    assert flags == [False, False, True, True, False, True]
+    assert [[c.text for c in cs] for cs in outs] == [
+        [f"{'mu' if f else 'pi'}:{p}:{1.6 if f else 1.0}"] * 2 for p, f in zip(prompts, flags)]
+    assert engine.calls[0][0] == ["p0", "p1", "p4"] and engine.calls[0][1] == params
+    assert explorer.calls[0][0] == ["p2", "p3", "p5"] and explorer.calls[0][1].seed == 99
+    # off: one call to the engine with the unchanged parameters, nothing to the explorer
+    engine2, explorer2 = _Recorder("pi"), _Recorder("mu")
+    outs, flags = generate_mixed(engine2, explorer2, prompts, groups, params, ControlsConfig(), seed=99)
+    assert not any(flags) and engine2.calls == [(prompts, params)] and explorer2.calls == []
+
+
+def test_selfplay_batch_reweights_only_the_off_policy_rows(tiny_policy):
+    """Self-play's update batch: rows with info["off_policy"] get pi_old (recomputed at the rollout
+    temperature) as PPO denominator and A * min(pi_old / mu, cap); the other rows are untouched."""
+    from dataclasses import replace
+
+    from azr.config import Config
+    from azr.rl.update import recompute_logprobs
+    from azr.rollout.types import Completion
+    from azr.selfplay.records import Rollout
+    from azr.selfplay.update import build_batch
+    from azr.tasks import Role, TaskType
+
+    model, tok = tiny_policy
+    prompt = tuple(tok("def f(a):")["input_ids"])
+    g = torch.Generator().manual_seed(1)
+    rows = []
+    for role, reward, off in [(Role.SOLVE, 1.0, False), (Role.SOLVE, 0.0, False), (Role.SOLVE, 1.0, True),
+                              (Role.PROPOSE, 0.5, False), (Role.PROPOSE, 0.0, True), (Role.PROPOSE, 1.0, True)]:
+        ids = tuple(torch.randint(0, len(tok), (6,), generator=g).tolist())
+        mu = tuple((-torch.rand(6, generator=g) * 12).tolist())
+        rows.append(Rollout(TaskType.ABDUCTION, role, "p", Completion(ids, "", mu, "length", prompt), reward,
+                            {"off_policy": off}))
+    cfg = Config()
+    cfg = replace(cfg, controls=replace(cfg.controls, is_cap=2.5))
+    batch, seq_adv, metrics = build_batch(rows, cfg, tok.pad_token_id, model)
+    on_rows = [Rollout(r.task_type, r.role, r.prompt, r.completion, r.reward, {}) for r in rows]
+    plain, plain_adv, none = build_batch(on_rows, cfg, tok.pad_token_id)
+    assert none == {}
+    old, _ = recompute_logprobs(model, batch, autocast="none")
+    m = batch.response_mask > 0
+    for b, r in enumerate(rows):
+        if r.info["off_policy"]:
+            w = torch.exp(old[b][m[b]] - plain.old_logprobs[b][m[b]]).clamp(max=2.5)
+            assert torch.allclose(batch.advantages[b][m[b]], plain.advantages[b][m[b]] * w, atol=1e-5)
+            assert torch.allclose(batch.old_logprobs[b][m[b]], old[b][m[b]], atol=1e-5)
+        else:
+            assert torch.equal(batch.advantages[b], plain.advantages[b])
+            assert torch.equal(batch.old_logprobs[b], plain.old_logprobs[b])
+            assert float(seq_adv[b]) == float(plain_adv[b])
+    assert metrics["explore/fraction"] == 0.5 and 0 < metrics["explore/ess"] <= 1
+    with pytest.raises(ValueError, match="policy model"):
+        build_batch(rows, cfg, tok.pad_token_id)  # off-policy rows without the model

@@ -174,7 +174,7 @@ def test_frozen_proposer_gets_no_gradient_but_is_rewarded(step7):
 
     _, exp, _ = step7
     for train_propose, expect in ((True, 1.0), (False, 0.0)):
-        batch, seq_adv = build_batch(exp.rollouts, cfg_with(f"selfplay.train_propose={str(train_propose).lower()}"), 0)
+        batch, seq_adv, _ = build_batch(exp.rollouts, cfg_with(f"selfplay.train_propose={str(train_propose).lower()}"), 0)
         roles = [r.role for r in exp.rollouts]
         assert all(float(w) == (expect if role is Role.PROPOSE else 1.0) for w, role in zip(batch.sample_mask, roles))
     # task-relative advantages: zero mean within each (task, role) group
@@ -234,3 +234,34 @@ def test_exploration_controls_proposer_temperature_and_diversity_penalty(env):
     assert ded[0].reward < ded[0].info["reward_before_diversity"]
     assert ded[2].reward == ded[2].info["reward_before_diversity"]
     assert any(k.startswith("diversity/deduction/") for k in exp.metrics)
+
+
+def test_exploration_mixing_draws_the_last_share_of_each_group_from_the_explorer(env):
+    buffers = Buffers()
+    buffers.seed_zero()
+    engine, explorer = scripted(hostile=False), scripted(hostile=False)
+    cfg = cfg_with("controls.explore_fraction=0.5", "controls.explore_temperature=1.7")
+    exp = collect(cfg, engine, env, buffers, step=1, explorer=explorer)
+    # explorer: 2 of 4 proposer prompts per type, then 2 of 5 solver prompts per type, at 1.7
+    assert [len(p) for p, _ in explorer.calls] == [6, 6] and {p.temperature for _, p in explorer.calls} == {1.7}
+    assert all(p.temperature == 1.0 for _, p in engine.calls)  # proposer, solve-rate, solver
+    for group in GROUPS:
+        rows = [r for r in exp.rollouts if r.group == group]
+        flags = [r.info["explore"] for r in rows]
+        k = 2
+        assert flags == [False] * (len(rows) - k) + [True] * k, group
+        assert [r.info["off_policy"] for r in rows] == flags
+    # without an explorer the policy engine samples the explored share itself (at 1.7)
+    engine2 = scripted(hostile=False)
+    buffers2 = Buffers()
+    buffers2.seed_zero()
+    collect(cfg, engine2, env, buffers2, step=1)
+    assert 1.7 in [p.temperature for _, p in engine2.calls]
+
+
+def test_proposer_rows_at_another_temperature_are_off_policy(env):
+    buffers = Buffers()
+    buffers.seed_zero()
+    exp = collect(cfg_with("controls.propose_temperature=1.3"), scripted(hostile=False), env, buffers, step=1)
+    for r in exp.rollouts:
+        assert r.info["off_policy"] is (r.role is Role.PROPOSE) and r.info["explore"] is False

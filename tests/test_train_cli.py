@@ -139,9 +139,26 @@ def test_bad_config_fails_before_running(tmp_path):
     out = run_cli([sys.executable, "-m", "azr", "train", "--resume", str(tmp_path)])
     assert out.returncode == 2 and "config.yaml" in out.stderr
     out = run_cli([sys.executable, "-m", "azr", "train", "--preset", "tiny", "--run-dir", str(tmp_path / "x"),
-                   "--set", "controls.explore_fraction=0.25"])
-    assert out.returncode == 2 and "explore_fraction" in out.stderr and "rlvr" in out.stderr
+                   "--nproc", "2", "--set", "controls.explore_fraction=0.25"])
+    assert out.returncode == 2 and "explore_fraction" in out.stderr and "one process" in out.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_exploration_mixing_through_the_cli(tiny_model_dir, tmp_path):
+    """``azr train`` with off-policy exploration mixing: the explored share of each group is
+    flagged in the samples and the importance weights are logged."""
+    run_dir = tmp_path / "explore"
+    out = run_cli(small(tiny_model_dir, run_dir, steps=1, extra=[
+        "--set", "controls.explore_fraction=0.5", "--set", "controls.explore_temperature=1.5",
+        "--set", "selfplay.val_every=0"]))
+    assert out.returncode == 0, out.stderr[-2000:]
+    row = metrics(run_dir)[0]
+    assert row["explore/fraction"] == pytest.approx(0.5)
+    assert 0 < row["explore/weight_mean"] <= 2.0 and 0 < row["explore/ess"] <= 1
+    samples = [json.loads(line) for line in (run_dir / "samples" / "step_000001.jsonl").read_text().splitlines()]
+    for group in {s["group"] for s in samples}:
+        flags = [s["explore"] for s in samples if s["group"] == group]
+        assert flags == [False, True], group  # 2 per group: the second comes from the behaviour sampler
 
 
 def test_fresh_run_refuses_an_existing_run_dir(run2, capsys):

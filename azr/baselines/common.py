@@ -86,11 +86,11 @@ def open_session(cfg: BaselineConfig, resume: bool = False) -> Session:
     from azr.rl.optim import build_optimizer, build_scheduler
     from azr.rollout.models import load_model, load_tokenizer
     from azr.selfplay.metrics import truncate_metrics
-    from azr.selfplay.trainer import _setup_logging, resolve_model_path
+    from azr.selfplay.trainer import resolve_model_path, setup_logging
 
     run_dir = Path(cfg.run.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    _setup_logging(run_dir)
+    setup_logging(run_dir)
     ckpt = latest_checkpoint(run_dir / "checkpoints") if resume else None
     save_config(cfg, run_dir / "config.yaml")
     torch.manual_seed(cfg.run.seed)

@@ -7,6 +7,12 @@
   proposals of each task type (``azr.baselines.diversity``), in place on ``Rollout.reward``;
   returns ``diversity/<task>/...`` metrics. Call it after the proposer rewards are computed
   and before the advantages.
+- ``generate_mixed(engine, explorer, prompts, groups, params, controls, seed)``: off-policy
+  exploration mixing. The last ``explore_count(len(group), controls.explore_fraction)``
+  prompts of each group are sampled by ``explorer`` at ``controls.explore_temperature``,
+  the others by ``engine`` with ``params``; returns the completions in prompt order and the
+  per-prompt ``explore`` flags. The update corrects the flagged rows with truncated
+  importance weights (``azr.baselines.offpolicy.reweight_off_policy``).
 
 Proposal texts compared: program + input (deduction, abduction: the same function with
 another input is a near-duplicate task) and the inputs + message (induction: the program is
@@ -15,7 +21,8 @@ given to the proposer, so only what it wrote counts).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from dataclasses import replace
 
 from azr.baselines.diversity import penalise_near_duplicates
 from azr.baselines.sections import ControlsConfig
@@ -59,3 +66,47 @@ def apply_diversity_penalty(rollouts: Sequence, controls: ControlsConfig) -> dic
             r.reward = reward
         metrics.update({k.replace("diversity/", f"diversity/{t.value}/"): v for k, v in m.items()})
     return metrics
+
+
+def explore_flags(groups: Sequence[Hashable], fraction: float) -> list[bool]:
+    """Per item: drawn by the behaviour sampler? The last ``explore_count(n_g, fraction)`` items
+    of each group ``g`` (``n_g`` items with that key, in order) are."""
+    from azr.baselines.offpolicy import explore_count
+
+    positions: dict[Hashable, list[int]] = {}
+    for i, g in enumerate(groups):
+        positions.setdefault(g, []).append(i)
+    flags = [False] * len(groups)
+    for idx in positions.values():
+        k = explore_count(len(idx), fraction)
+        for i in idx[len(idx) - k:]:
+            flags[i] = True
+    return flags
+
+
+def generate_mixed(engine, explorer, prompts: Sequence[str], groups: Sequence[Hashable], params: SamplingParams,
+                   controls: ControlsConfig, seed: int) -> tuple[list, list[bool]]:
+    """Sample ``params.n`` completions per prompt, the flagged prompts from ``explorer``.
+
+    Args:
+        engine: the policy's ``RolloutEngine``; explorer: the behaviour sampler (the same
+            engine, or one of a fixed model); both share the tokenizer.
+        groups: one comparison-group key per prompt (e.g. the task type).
+        params: the on-policy sampling parameters; the explorer uses them with
+            ``temperature = controls.explore_temperature`` and ``seed``.
+
+    Returns:
+        (completions per prompt [len(prompts)][n], explore flag per prompt).
+    """
+    flags = explore_flags(groups, controls.explore_fraction) if controls.explore_fraction else [False] * len(prompts)
+    on = [i for i, f in enumerate(flags) if not f]
+    off = [i for i, f in enumerate(flags) if f]
+    out: list = [None] * len(prompts)
+    if on:
+        for i, cs in zip(on, engine.generate([prompts[i] for i in on], params)):
+            out[i] = cs
+    if off:
+        explore = replace(params, temperature=controls.explore_temperature, seed=seed)
+        for i, cs in zip(off, explorer.generate([prompts[i] for i in off], explore)):
+            out[i] = cs
+    return out, flags

@@ -99,10 +99,11 @@ def reweight_off_policy(model, batch, off_policy: torch.Tensor, *, temperature: 
     """Correct a ``PolicyBatch`` whose rows ``off_policy`` [B] were drawn by a behaviour sampler.
 
     ``batch.old_logprobs`` must hold what the samplers reported (mu for those rows). The
-    policy's log-probs pi_old are recomputed (no gradient, at ``temperature``, the rollout
-    temperature of the update); off-policy rows then get ``old_logprobs = pi_old`` (their PPO
-    ratio is pi_theta / pi_old) and ``advantages * min(pi_old / mu, cap)``. On-policy rows are
-    returned unchanged. A trainer calls this after computing advantages, before the update.
+    policy's log-probs pi_old of the off-policy rows are recomputed (no gradient, at
+    ``temperature``, the rollout temperature of the update); those rows then get
+    ``old_logprobs = pi_old`` (their PPO ratio is pi_theta / pi_old) and
+    ``advantages * min(pi_old / mu, cap)``. On-policy rows are returned unchanged and cost no
+    forward pass. A trainer calls this after computing advantages, before the update.
     """
     from dataclasses import replace
 
@@ -110,9 +111,32 @@ def reweight_off_policy(model, batch, off_policy: torch.Tensor, *, temperature: 
 
     if not bool(off_policy.any()):
         return batch, {}
-    old, _ = recompute_logprobs(model, batch, temperature=temperature, micro_batch_tokens=optim_cfg.micro_batch_tokens,
+    rows = torch.nonzero(off_policy, as_tuple=True)[0]
+    sub, _ = recompute_logprobs(model, batch.select(rows), temperature=temperature,
+                                micro_batch_tokens=optim_cfg.micro_batch_tokens,
                                 chunk_tokens=optim_cfg.logprob_chunk_tokens, autocast=optim_cfg.autocast)
+    old = batch.old_logprobs.clone()
+    old[rows] = sub
     weights, metrics = importance_weights(old, batch.old_logprobs, batch.response_mask, off_policy,
                                           cap=cap, level=level)
-    old_lp = torch.where(off_policy[:, None], old, batch.old_logprobs)
-    return replace(batch, advantages=batch.advantages * weights, old_logprobs=old_lp), metrics
+    return replace(batch, advantages=batch.advantages * weights, old_logprobs=old), metrics
+
+
+def behaviour_engine(model_cfg, rollout_cfg, controls, engine, tokenizer):
+    """The behaviour sampler of exploration mixing: an engine over the fixed model
+    ``controls.explore_model`` (loaded like ``model_cfg``, sharing ``tokenizer``) when it is
+    set and mixing is on; else ``engine`` itself (the policy, at ``explore_temperature``)."""
+    if not controls.explore_model or controls.explore_fraction == 0:
+        return engine
+    from dataclasses import replace
+
+    from azr.rollout.hf import HFEngine
+    from azr.rollout.models import load_model
+
+    other = load_model(replace(model_cfg, path=controls.explore_model))
+    rows = other.get_input_embeddings().num_embeddings
+    if rows < len(tokenizer):
+        raise ValueError(f"controls.explore_model {controls.explore_model}: its embedding has {rows} rows, fewer "
+                         f"than the policy tokenizer's {len(tokenizer)} tokens (the two must share a tokenizer)")
+    other.eval()
+    return HFEngine(other, tokenizer, rollout_cfg)

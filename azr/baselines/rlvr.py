@@ -37,7 +37,7 @@ from azr.baselines.common import (
 )
 from azr.baselines.config import BaselineConfig
 from azr.baselines.dataset import Problem
-from azr.baselines.offpolicy import explore_count, reweight_off_policy
+from azr.baselines.offpolicy import behaviour_engine, explore_count, reweight_off_policy
 from azr.rl.advantages import compute_advantages
 from azr.rl.batch import make_policy_batch
 from azr.rl.update import update_step
@@ -114,18 +114,6 @@ def _solve_only(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if "propose/" not in k}
 
 
-def _explorer(cfg: BaselineConfig, engine, s: Session):
-    """The behaviour sampler: a fixed model when ``controls.explore_model`` is set, else the policy."""
-    if not cfg.controls.explore_model or cfg.controls.explore_fraction == 0:
-        return engine
-    from azr.rollout.hf import HFEngine
-    from azr.rollout.models import load_model
-
-    other = load_model(replace(cfg.model, path=cfg.controls.explore_model))
-    other.eval()
-    return HFEngine(other, s.tokenizer, cfg.rollout)
-
-
 def train_rlvr(cfg: BaselineConfig, resume: bool = False) -> Path:
     """Run RLVR for ``rlvr.steps`` steps into ``run.run_dir``; return the run directory."""
     from azr.config import to_dict
@@ -134,12 +122,12 @@ def train_rlvr(cfg: BaselineConfig, resume: bool = False) -> Path:
     from azr.selfplay.env import CodeEnv
     from azr.selfplay.metrics import MetricsWriter
     from azr.selfplay.progress import Progress
-    from azr.selfplay.trainer import _write_samples
+    from azr.selfplay.trainer import write_samples
 
     problems = preload_problems(cfg, resume)  # bad or refused files fail before anything is written
     s = open_session(cfg, resume)
     engine = HFEngine(s.model, s.tokenizer, cfg.rollout)
-    explorer = _explorer(cfg, engine, s)
+    explorer = behaviour_engine(cfg.model, cfg.rollout, cfg.controls, engine, s.tokenizer)
     writer = MetricsWriter(s.run_dir, cfg.run.sinks, cfg.run.wandb_project, to_dict(cfg))
     progress = Progress(cfg.rlvr.steps, s.start, enabled=cfg.run.progress)
     try:
@@ -168,7 +156,7 @@ def train_rlvr(cfg: BaselineConfig, resume: bool = False) -> Path:
                 metrics["tokens/generated"] = tokens
                 metrics["rlvr/epoch"] = (step * cfg.rlvr.prompts_per_step) / len(problems)
                 if cfg.selfplay.samples_per_group:
-                    _write_samples(s.run_dir, step, samples_record(rollouts, cfg.selfplay.samples_per_group))
+                    write_samples(s.run_dir, step, samples_record(rollouts, cfg.selfplay.samples_per_group))
                 timings["step"] = time.perf_counter() - t0
                 metrics.update({f"time/{k}": v for k, v in timings.items()})
                 metrics["time/checkpoint"] = last_ckpt

@@ -65,9 +65,9 @@ class SFTConfig:
 
 @dataclass(frozen=True)
 class ControlsConfig:
-    """Exploration controls (the study's remedies). Self-play (``azr train``) uses
-    ``propose_temperature`` and ``diversity_*`` (``azr.baselines.hooks``); ``azr rlvr`` uses
-    ``explore_*`` and ``is_*`` (``azr.baselines.offpolicy``). All off by default."""
+    """Exploration controls (the study's remedies). Self-play (``azr train``) uses all of them
+    (``azr.baselines.hooks``, ``azr.baselines.offpolicy``); ``azr rlvr`` uses ``explore_*`` and
+    ``is_*``. All off by default."""
 
     propose_temperature: float | None = None
     """Proposer sampling temperature, separate from the solver's; None: rollout.temperature."""

@@ -46,23 +46,30 @@ def resolve(args) -> "object":
     if args.resume:
         if args.preset or args.config or args.run_dir:
             raise ConfigError("--resume takes the run's own config.yaml; --preset/--config/--run-dir do not apply")
-        return check_selfplay_controls(load_resume_config(args.resume, overrides))
+        return check_selfplay_controls(load_resume_config(args.resume, overrides), _world_size(args))
     if args.run_dir:
         overrides.append(f"run.run_dir={args.run_dir}")
     cfg = load_config(args.preset, args.config, overrides)
     if not cfg.model.path:
         raise ConfigError("model.path is empty: use a preset (--preset tiny) or --set model.path=FOLDER")
-    return check_selfplay_controls(cfg)
+    return check_selfplay_controls(cfg, _world_size(args))
 
 
-def check_selfplay_controls(cfg):
-    """Reject controls that self-play does not implement yet, rather than ignoring them."""
+def _world_size(args) -> int:
+    return max(args.nproc, int(os.environ.get("WORLD_SIZE", "1") or 1))
+
+
+def check_selfplay_controls(cfg, world_size: int = 1):
+    """Reject control combinations that self-play does not implement, rather than ignoring them:
+    off-policy rows (exploration mixing, a separate proposer temperature) are reweighted on one
+    process only."""
     from azr.config import ConfigError
+    from azr.selfplay.trainer import has_off_policy_rows
 
-    if cfg.controls.explore_fraction > 0:
+    if world_size > 1 and has_off_policy_rows(cfg):
         raise ConfigError(
-            "controls.explore_fraction: off-policy exploration mixing is implemented for `azr rlvr` only; "
-            "self-play does not support it yet (set it to 0)"
+            "controls.explore_fraction > 0 or controls.propose_temperature != rollout.temperature: the "
+            "importance weights of these off-policy rows are implemented for one process only (no --nproc)"
         )
     return cfg
 

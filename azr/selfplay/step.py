@@ -16,7 +16,14 @@ phase across the types:
    (plus R-Zero's near-duplicate penalty on proposals when ``controls.diversity_weight`` > 0).
 
 The proposer samples at ``controls.propose_temperature`` when set (else the rollout
-temperature); solver and solve-rate samples always at the rollout temperature.
+temperature); solver and solve-rate samples always at the rollout temperature. With
+``controls.explore_fraction`` > 0 the last share of each (task, role) group's proposer and
+solver rollouts is drawn by the behaviour sampler (``explorer``: the policy at
+``controls.explore_temperature``, or a fixed model) instead; solve-rate samples stay
+on-policy. Rollouts record ``info["explore"]`` (drawn by the behaviour sampler) and
+``info["off_policy"]`` (sampled from another distribution than the policy at the rollout
+temperature: explored rows, and proposer rows at a different ``propose_temperature``), which
+the update corrects with truncated importance weights (``azr.selfplay.update``).
 
 Every random choice draws from a seed derived from (run seed, step, phase).
 """
@@ -28,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
-from azr.baselines.hooks import apply_diversity_penalty, proposer_sampling
+from azr.baselines.hooks import apply_diversity_penalty, generate_mixed, proposer_sampling
 from azr.config import Config
 from azr.rollout.types import SamplingParams
 from azr.selfplay.buffer import Buffers, Task
@@ -68,9 +75,12 @@ def _timed(timings: dict[str, float], key: str):
         timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
 
 
-def collect(cfg: Config, engine, env, buffers: Buffers, step: int) -> Experience:
-    """Run phases 1-7 for ``step``; grows ``buffers`` with this step's valid tasks."""
-    sp, seed = cfg.selfplay, cfg.run.seed
+def collect(cfg: Config, engine, env, buffers: Buffers, step: int, explorer=None) -> Experience:
+    """Run phases 1-7 for ``step``; grows ``buffers`` with this step's valid tasks.
+
+    ``explorer``: the behaviour sampler of exploration mixing (default: ``engine``)."""
+    sp, seed, controls = cfg.selfplay, cfg.run.seed, cfg.controls
+    explorer = engine if explorer is None else explorer
     timings = {"propose": 0.0, "execute": 0.0, "solve_rate": 0.0, "solve": 0.0}
     clock = partial(_timed, timings)
     tokens = 0
@@ -80,10 +90,14 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int) -> Experience
     for t in TASK_TYPES:
         prompts += proposer_prompts(buffers, t, sp.propose_batch, sp.n_references, sp.n_induction_inputs,
                                     rng_for(seed, step, f"references/{t.value}"))
+    propose_params = proposer_sampling(cfg.rollout, controls, 1, derive_seed(seed, step, "propose"))
     with clock("propose"):
-        outs = engine.generate([p.prompt for p in prompts],
-                               proposer_sampling(cfg.rollout, cfg.controls, 1, derive_seed(seed, step, "propose")))
+        outs, p_explore = generate_mixed(engine, explorer, [p.prompt for p in prompts],
+                                         [p.task_type for p in prompts], propose_params, controls,
+                                         derive_seed(seed, step, "propose/explore"))
     completions = [o[0] for o in outs]
+    # proposer rows sampled at another temperature than the update's are off-policy too
+    propose_off = propose_params.temperature != cfg.rollout.temperature
     tokens += sum(len(c.token_ids) for c in completions)
 
     # 2. parse + validate (sandbox)
@@ -125,7 +139,8 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int) -> Experience
         rollouts.append(Rollout(p.task_type, Role.PROPOSE, p.prompt, c,
                                 proposer_final_reward(outcome, s, cfg.reward),
                                 {"outcome": outcome.value, "reason": reason or q.reason, "solve_rate": s,
-                                 "task": task.to_dict() if task is not None else None}))
+                                 "task": task.to_dict() if task is not None else None,
+                                 "explore": p_explore[i], "off_policy": p_explore[i] or propose_off}))
     extra = apply_diversity_penalty(rollouts, cfg.controls)  # R-Zero's penalty; no-op unless enabled
 
     # 5. solver batch: this step's new tasks first, backfilled from the buffer
@@ -138,15 +153,17 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int) -> Experience
     # 6. solve + verify
     s_prompts = [solver_prompts(t, [task])[0] for t, task in solve_items]
     with clock("solve"):
-        outs = engine.generate(s_prompts, sampling(cfg, 1, derive_seed(seed, step, "solve")))
+        outs, s_explore = generate_mixed(engine, explorer, s_prompts, [t for t, _ in solve_items],
+                                         sampling(cfg, 1, derive_seed(seed, step, "solve")), controls,
+                                         derive_seed(seed, step, "solve/explore"))
     solved = [o[0] for o in outs]
     tokens += sum(len(c.token_ids) for c in solved)
     with clock("execute"):
         grades = grade_many(env, [(t, task, c) for (t, task), c in zip(solve_items, solved)])
 
     # 7. solver rewards
-    for (t, task), prompt, c, g in zip(solve_items, s_prompts, solved, grades):
+    for (t, task), prompt, c, g, x in zip(solve_items, s_prompts, solved, grades, s_explore):
         rollouts.append(Rollout(t, Role.SOLVE, prompt, c, solver_final_reward(g.outcome, g.correct, cfg.reward),
                                 {"outcome": g.outcome.value, "correct": g.correct, "reason": g.reason,
-                                 "task": task.to_dict()}))
+                                 "task": task.to_dict(), "explore": x, "off_policy": x}))
     return Experience(rollouts, new_tasks, timings, tokens, extra)

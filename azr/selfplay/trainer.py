@@ -73,7 +73,7 @@ def resolve_model_path(cfg: Config, run_dir: Path) -> str:
     return path  # a hub id, where a hub is reachable
 
 
-def _setup_logging(run_dir: Path, main: bool = True) -> list[logging.Handler]:
+def setup_logging(run_dir: Path, main: bool = True) -> list[logging.Handler]:
     """Log ``azr.*`` to ``<run>/train.log`` (rank 0 only) and stderr; return the handlers added."""
     root = logging.getLogger("azr")
     added: list[logging.Handler] = []
@@ -91,7 +91,8 @@ def _setup_logging(run_dir: Path, main: bool = True) -> list[logging.Handler]:
     return added
 
 
-def _write_samples(run_dir: Path, step: int, records: list[dict]) -> None:
+def write_samples(run_dir: Path, step: int, records: list[dict]) -> None:
+    """Write one step's sample records to ``<run>/samples/step_<step>.jsonl`` (one JSON per line)."""
     d = run_dir / "samples"
     d.mkdir(exist_ok=True)
     with open(d / f"step_{step:06d}.jsonl", "w", encoding="utf-8") as fh:
@@ -113,11 +114,15 @@ def train(cfg: Config, resume: bool = False) -> Path:
         raise FileExistsError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, "
                               "or choose another --run-dir")
     dp = init_distributed(device=cfg.model.device)  # a no-op without torchrun's environment
+    if dp.distributed and has_off_policy_rows(cfg):
+        destroy()
+        raise ValueError("off-policy rows (controls.explore_fraction > 0, or controls.propose_temperature != "
+                         "rollout.temperature) are reweighted on one process only: run without torchrun")
     try:
         if dp.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
         _barrier(dp)
-        handlers = _setup_logging(run_dir, main=dp.is_main)
+        handlers = setup_logging(run_dir, main=dp.is_main)
         try:
             return _train(cfg, resume, run_dir, dp)
         finally:
@@ -127,6 +132,13 @@ def train(cfg: Config, resume: bool = False) -> Path:
     finally:
         if dp.distributed:
             destroy()
+
+
+def has_off_policy_rows(cfg: Config) -> bool:
+    """Will self-play rollouts need importance weights (exploration mixing, or a proposer
+    temperature other than the rollout temperature)?"""
+    t = cfg.controls.propose_temperature
+    return cfg.controls.explore_fraction > 0 or (t is not None and t != cfg.rollout.temperature)
 
 
 def _barrier(dp) -> None:
@@ -152,6 +164,7 @@ class Session:
     resumed: bool
     dp: Any = None  # azr.distributed.dist.DistInfo (None: single process)
     module: Any = None  # what the update trains: the model, or DDP(LogprobModule(model))
+    explorer: Any = None  # behaviour sampler of exploration mixing (None: the engine)
 
     @property
     def is_main(self) -> bool:
@@ -165,6 +178,7 @@ def open_session(cfg: Config, run_dir: Path, resume: bool, dp=None) -> Session:
     the fallback tiny model), the engine is sharded and the update module DDP-wrapped."""
     import torch
 
+    from azr.baselines.offpolicy import behaviour_engine
     from azr.rl.checkpoint import latest_checkpoint, load_checkpoint
     from azr.rl.optim import build_optimizer, build_scheduler
     from azr.rollout.hf import HFEngine
@@ -202,6 +216,7 @@ def open_session(cfg: Config, run_dir: Path, resume: bool, dp=None) -> Session:
     log.info("model %s loaded (%.1fM parameters) on %s", model_path,
              sum(p.numel() for p in model.parameters()) / 1e6, next(model.parameters()).device)
     engine = HFEngine(model, tokenizer, cfg.rollout)
+    explorer = behaviour_engine(cfg.model, cfg.rollout, cfg.controls, engine, tokenizer)
     module = model
     if distributed:
         from azr.distributed.sharded import ShardedEngine
@@ -210,7 +225,7 @@ def open_session(cfg: Config, run_dir: Path, resume: bool, dp=None) -> Session:
         engine = ShardedEngine(engine, dp)
         module = wrap_ddp(model, dp)
     return Session(cfg, run_dir, model, tokenizer, optimizer, scheduler, engine, buffers, start, ckpt is not None,
-                   dp=dp, module=module)
+                   dp=dp, module=module, explorer=explorer)
 
 
 def run_step(s: Session, env, val_sets: list, step: int, progress: Progress) -> dict:
@@ -222,7 +237,7 @@ def run_step(s: Session, env, val_sets: list, step: int, progress: Progress) -> 
     cfg = s.cfg
     t0 = time.perf_counter()
     progress.phase(step, "rollout")
-    exp = collect(cfg, s.engine, env, s.buffers, step)
+    exp = collect(cfg, s.engine, env, s.buffers, step, s.explorer)
     progress.phase(step, "update")
     t1 = time.perf_counter()
     if s.dp is not None and s.dp.distributed:
@@ -245,7 +260,7 @@ def run_step(s: Session, env, val_sets: list, step: int, progress: Progress) -> 
     metrics["tokens_per_s"] = exp.generated_tokens / gen_time if gen_time > 0 else 0.0
     metrics["tokens/generated"] = exp.generated_tokens
     if cfg.selfplay.samples_per_group and s.is_main:
-        _write_samples(s.run_dir, step, samples_record(exp.rollouts, cfg.selfplay.samples_per_group))
+        write_samples(s.run_dir, step, samples_record(exp.rollouts, cfg.selfplay.samples_per_group))
     timings["step"] = time.perf_counter() - t0
     metrics.update({f"time/{k}": v for k, v in timings.items()})
     return metrics
