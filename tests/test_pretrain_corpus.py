@@ -15,7 +15,7 @@ from azr.pretrain.decontam import BenchmarkIndex, decontaminate, ngram_hashes, w
 from azr.tasks.generator import generate_programs
 from azr.tasks.parsing import parse_proposal, parse_solution
 from azr.tasks.prompts import ASSISTANT_PREFIX
-from azr.tasks.types import TaskType, Triplet
+from azr.tasks.types import Triplet
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,22 @@ def test_episodes_use_the_selfplay_formats_and_round_trip():
             else:
                 assert parsed.answer in {"1", "2", "5"}
     assert program_episodes(prog, pairs[:1], pool, rng, CorpusConfig()) == []  # too few pairs
+
+
+def test_extra_solver_episodes_come_last_on_other_pairs():
+    prog = generate_programs(1, seed=5)[0]
+    pairs = [("1", "2"), ("2", "3"), ("5", "6"), ("7", "8")]
+    pool = [Triplet("def f(b):\n    return b * 2", "3", "6")]
+    base = program_episodes(prog, pairs, pool, random.Random(3), CorpusConfig())
+    more = program_episodes(prog, pairs, pool, random.Random(3), CorpusConfig(solve_episodes=(3, 2, 2)))
+    assert more[:len(base)] == base  # the default draws are unchanged: old corpora stay reproducible
+    extra = more[len(base):]
+    assert [g for g, _ in extra] == ["solve/deduction"] * 2 + ["solve/abduction"] + ["solve/induction"]
+    answers = [parse_solution("deduction", _completion(t)).answer for g, t in more if g == "solve/deduction"]
+    assert len(set(answers)) == 3 and set(answers) <= {"2", "3", "6", "8"}  # three different pairs
+    assert parse_solution("induction", _completion(extra[-1][1])).answer == prog.program
+    with pytest.raises(ValueError, match="solve_episodes"):
+        CorpusConfig(solve_episodes=(1, 0, 1))
 
 
 def test_build_episodes_skips_duplicates_and_failures():

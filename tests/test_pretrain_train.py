@@ -91,3 +91,19 @@ def test_cli_refuses_without_benchmark_data(monkeypatch, tmp_path, capsys):
     assert main(["pretrain", "--out", str(tmp_path / "m"), "--work-dir", str(tmp_path / "w")]) == 2
     assert "decontamination" in capsys.readouterr().err
     assert main(["pretrain", "--measure-only", "--out", str(tmp_path / "missing")]) == 2
+
+
+def test_cli_settings_parse_and_bad_ones_fail_cleanly(tmp_path, capsys):
+    import argparse
+
+    from azr.cli import main
+    from azr.pretrain.cli import _build_config, register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    cfg = _build_config(parser.parse_args(["pretrain", "--solve-episodes", "3,1,2", "--threads", "1"]))
+    assert cfg.corpus.solve_episodes == (3, 1, 2) and cfg.train.threads == 1 and cfg.train.bf16 is False
+    assert _build_config(parser.parse_args(["pretrain", "--bf16"])).train.bf16 is True
+    for bad in ("3,1", "a,b,c", "0,1,1"):
+        assert main(["pretrain", "--solve-episodes", bad, "--out", str(tmp_path / "m")]) == 2
+        assert "solve" in capsys.readouterr().err

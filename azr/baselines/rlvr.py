@@ -27,7 +27,6 @@ from pathlib import Path
 import torch
 
 from azr.baselines.common import (
-    Session,
     batch_indices,
     generate_problems,
     maybe_checkpoint,

@@ -26,6 +26,8 @@ def register(subparsers) -> None:
     p.add_argument("--train-seed", type=int, default=None, help="seed of initialisation and batch order (default: --seed)")
     p.add_argument("--n-programs", type=int, default=None, help="generator programs in the corpus")
     p.add_argument("--stdlib-fraction", type=float, default=None, help="share of stdlib source in the corpus")
+    p.add_argument("--solve-episodes", default=None, metavar="D,A,I",
+                   help="solver episodes per program for deduction, abduction, induction (default 1,1,1)")
     p.add_argument("--max-steps", type=int, default=None, help="optimiser steps (defines the LR schedule)")
     p.add_argument("--max-minutes", type=float, default=None, help="wall-clock cap on training (0: none)")
     p.add_argument("--batch-size", type=int, default=None, help="sequences per step")
@@ -38,7 +40,8 @@ def register(subparsers) -> None:
     p.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps")
     p.add_argument("--eval-every", type=int, default=None, help="steps between validation-loss log lines")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--fp32", action="store_true", help="train in fp32 (default: bf16 autocast)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (default: fp32, ~10x faster on the build CPU)")
+    p.add_argument("--fp32", action="store_true", help="train in fp32 (the default; kept for old command lines)")
     p.add_argument("--workers", type=int, default=2, help="sandbox workers")
     p.add_argument("--measure-n", type=int, default=64, help="samples per (task, role) group when measuring; 0: skip")
     p.add_argument("--measure-only", action="store_true", help="only measure the model in --out")
@@ -55,6 +58,12 @@ def _build_config(args: argparse.Namespace):
         corpus = replace(corpus, n_programs=args.n_programs)
     if args.stdlib_fraction is not None:
         corpus = replace(corpus, stdlib_fraction=args.stdlib_fraction)
+    if args.solve_episodes is not None:
+        try:
+            counts = tuple(int(x) for x in args.solve_episodes.split(","))
+        except ValueError:
+            raise ValueError(f"--solve-episodes takes three integers like 2,1,2, got {args.solve_episodes!r}") from None
+        corpus = replace(corpus, solve_episodes=counts)
     model = cfg.model
     if args.hidden_size is not None:
         model = replace(model, hidden_size=args.hidden_size)
@@ -63,7 +72,8 @@ def _build_config(args: argparse.Namespace):
     if args.intermediate_size is not None:
         model = replace(model, intermediate_size=args.intermediate_size)
     train_seed = args.seed if args.train_seed is None else args.train_seed
-    train = replace(cfg.train, seed=train_seed, compile=args.compile, bf16=not args.fp32)
+    train = replace(cfg.train, seed=train_seed, compile=args.compile,
+                    bf16=args.bf16 and not args.fp32)
     for name, field in (("max_steps", "max_steps"), ("max_minutes", "max_minutes"), ("batch_size", "batch_size"),
                         ("seq_len", "seq_len"), ("lr", "lr"), ("threads", "threads"),
                         ("warmup_steps", "warmup_steps"), ("eval_every", "eval_every")):

@@ -10,7 +10,9 @@ process. Per program (with at least two inputs that ran) the corpus gets five ep
   i.e. the program's description);
 - an induction proposer episode: this program in the prompt, N of its inputs and its
   description as the answer;
-- deduction, abduction and induction solver episodes on this program's triplets.
+- deduction, abduction and induction solver episodes on this program's triplets
+  (``CorpusConfig.solve_episodes`` of each; the extra ones come last, so the default
+  (1, 1, 1) draws exactly the random choices it always did).
 
 Torch-free.
 """
@@ -109,7 +111,29 @@ def program_episodes(
     episodes.append(("solve/induction", solver_prompt(TaskType.INDUCTION, task)
                      + render_solution(TaskType.INDUCTION, prog.program,
                                        think=rng.choice(_SOLVE_THINK[TaskType.INDUCTION]))))
+    episodes += _extra_solver_episodes(prog, pairs, triplets, (t_ded, t_abd), rng, cfg)
     return episodes
+
+
+def _extra_solver_episodes(prog: GeneratedProgram, pairs, triplets: list[Triplet], used: tuple[Triplet, Triplet],
+                           rng: random.Random, cfg: CorpusConfig) -> list[tuple[str, str]]:
+    """Solver episodes beyond the first of each type (``cfg.solve_episodes``), on triplets other
+    than the first episodes' when the program has enough of them."""
+    out: list[tuple[str, str]] = []
+    for tt, first, count in ((TaskType.DEDUCTION, used[0], cfg.solve_episodes[0]),
+                             (TaskType.ABDUCTION, used[1], cfg.solve_episodes[1])):
+        others = [t for t in triplets if t != first] or triplets
+        for t in rng.sample(others, min(count - 1, len(others))):
+            answer = t.output if tt is TaskType.DEDUCTION else t.input
+            out.append((f"solve/{tt}", solver_prompt(tt, t)
+                        + render_solution(tt, answer, think=rng.choice(_SOLVE_THINK[tt]))))
+    for _ in range(cfg.solve_episodes[2] - 1):
+        shown = rng.sample(list(pairs), min(rng.choice(cfg.induction_n_inputs), len(pairs)))
+        task = InductionTask(prog.program, tuple(shown), prog.message)
+        out.append(("solve/induction", solver_prompt(TaskType.INDUCTION, task)
+                    + render_solution(TaskType.INDUCTION, prog.program,
+                                      think=rng.choice(_SOLVE_THINK[TaskType.INDUCTION]))))
+    return out
 
 
 def build_episodes(
