@@ -180,3 +180,25 @@ def test_selfplay_batch_reweights_only_the_off_policy_rows(tiny_policy):
     assert metrics["explore/fraction"] == 0.5 and 0 < metrics["explore/ess"] <= 1
     with pytest.raises(ValueError, match="policy model"):
         build_batch(rows, cfg, tok.pad_token_id)  # off-policy rows without the model
+
+
+def test_behaviour_engine_loads_a_fixed_model_and_checks_its_vocabulary(tiny_policy, tiny_model_dir, tmp_path):
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from azr.baselines.offpolicy import behaviour_engine
+    from azr.baselines.sections import ControlsConfig
+    from azr.rollout.config import ModelConfig, RolloutConfig
+
+    model, tok = tiny_policy
+    engine = object()
+    mcfg, rcfg = ModelConfig(path="unused", device="cpu"), RolloutConfig()
+    assert behaviour_engine(mcfg, rcfg, ControlsConfig(explore_fraction=0.5), engine, tok) is engine  # the policy
+    assert behaviour_engine(mcfg, rcfg, ControlsConfig(explore_model=str(tiny_model_dir)), engine, tok) is engine  # off
+    other = behaviour_engine(mcfg, rcfg, ControlsConfig(explore_fraction=0.5, explore_model=str(tiny_model_dir)),
+                             engine, tok)
+    assert other is not engine and other.model is not model and not other.model.training
+    small = tmp_path / "small"
+    Qwen2ForCausalLM(Qwen2Config(vocab_size=16, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                 num_attention_heads=2, num_key_value_heads=1)).save_pretrained(small)
+    with pytest.raises(ValueError, match="share a tokenizer"):
+        behaviour_engine(mcfg, rcfg, ControlsConfig(explore_fraction=0.5, explore_model=str(small)), engine, tok)
