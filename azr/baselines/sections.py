@@ -70,7 +70,9 @@ class ControlsConfig:
     ``is_*``. All off by default."""
 
     propose_temperature: float | None = None
-    """Proposer sampling temperature, separate from the solver's; None: rollout.temperature."""
+    """Proposer sampling temperature, separate from the solver's; None: rollout.temperature.
+    When it differs, proposer rows are off-policy for the update (which differentiates the
+    policy at rollout.temperature) and get the ``is_cap``/``is_level`` importance weights."""
     explore_fraction: float = 0.0
     """Off-policy exploration mixing: fraction of each group drawn from a behaviour sampler
     (rounded per group; each group keeps one on-policy sample); 0 disables it. LUFFY (Yan et
