@@ -12,17 +12,18 @@ class CorpusConfig:
     seed: int = 0
     """Seed of the program generator and of every sampling choice made while building episodes."""
     n_programs: int = 5_000
-    """Generator programs to execute; each yields up to six episodes (one per (task, role))."""
+    """Generator programs to execute; each yields two proposer and ``sum(solve_episodes)`` solver episodes."""
     n_inputs: int = 10
     """Inputs generated per program (induction episodes show/propose up to this many)."""
     k_references: tuple[int, ...] = (1, 2, 3, 3, 4)
     """Numbers of reference triplets in deduction/abduction proposer prompts (drawn uniformly)."""
     induction_n_inputs: tuple[int, ...] = (4, 6, 8, 10)
     """Numbers of inputs an induction proposer prompt asks for (drawn uniformly)."""
-    solve_episodes: tuple[int, int, int] = (1, 1, 1)
+    solve_episodes: tuple[int, int, int] = (3, 1, 2)
     """Solver episodes per program for (deduction, abduction, induction), each on another
-    (input, output) pair or, for induction, another subset of pairs (at least 1 each)."""
-    stdlib_fraction: float = 0.1
+    (input, output) pair or, for induction, another subset of pairs (at least 1 each). With
+    (1, 1, 1) the tiny model solved 3% of deduction tasks; (3, 1, 2) gave 12.5%."""
+    stdlib_fraction: float = 0.05
     """Share of corpus characters taken from Python standard-library source (rest: episodes)."""
     ngram: int = 13
     """Decontamination: documents sharing any word n-gram of this length with a benchmark are dropped."""

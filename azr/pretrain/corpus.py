@@ -3,7 +3,7 @@
 Episodes use exactly the self-play templates (``azr.tasks.prompts``): a prompt followed by a
 canonical completion (``render_proposal`` / ``render_solution``). Their inputs and outputs
 come from executing the generated programs in the sandbox (``azr.executor``), never in this
-process. Per program (with at least two inputs that ran) the corpus gets five episodes:
+process. Per program (with at least two inputs that ran) the corpus gets these episodes:
 
 - a deduction or abduction proposer episode: K reference triplets of *other* programs in the
   prompt, this program and one of its inputs as the answer (the think block states the plan,
@@ -11,8 +11,8 @@ process. Per program (with at least two inputs that ran) the corpus gets five ep
 - an induction proposer episode: this program in the prompt, N of its inputs and its
   description as the answer;
 - deduction, abduction and induction solver episodes on this program's triplets
-  (``CorpusConfig.solve_episodes`` of each; the extra ones come last, so the default
-  (1, 1, 1) draws exactly the random choices it always did).
+  (``CorpusConfig.solve_episodes`` of each; the extra ones come last, so with (1, 1, 1) the
+  episodes are exactly those of the first corpus version).
 
 Torch-free.
 """
