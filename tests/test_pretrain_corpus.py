@@ -85,7 +85,7 @@ def test_extra_solver_episodes_come_last_on_other_pairs():
     prog = generate_programs(1, seed=5)[0]
     pairs = [("1", "2"), ("2", "3"), ("5", "6"), ("7", "8")]
     pool = [Triplet("def f(b):\n    return b * 2", "3", "6")]
-    base = program_episodes(prog, pairs, pool, random.Random(3), CorpusConfig())
+    base = program_episodes(prog, pairs, pool, random.Random(3), CorpusConfig(solve_episodes=(1, 1, 1)))
     more = program_episodes(prog, pairs, pool, random.Random(3), CorpusConfig(solve_episodes=(3, 2, 2)))
     assert more[:len(base)] == base  # the default draws are unchanged: old corpora stay reproducible
     extra = more[len(base):]
@@ -103,7 +103,7 @@ def test_build_episodes_skips_duplicates_and_failures():
     executed = [[("1", "1"), ("2", "2")], [("1", "1"), ("2", "2")], [], [("3", "3"), ("4", "4")]]
     texts, counts = build_episodes(progs, executed, CorpusConfig())
     assert counts["skipped_programs"] == 2
-    assert counts["solve/deduction"] == 2
+    assert counts["solve/deduction"] == 4 and counts["solve/induction"] == 4  # (3, 1, 2) with 2 pairs each
     assert len(texts) == sum(v for k, v in counts.items() if k != "skipped_programs")
     assert texts == build_episodes(progs, executed, CorpusConfig())[0]  # deterministic
 
