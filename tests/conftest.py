@@ -48,3 +48,26 @@ def tiny_policy(tiny_model_dir):
     from azr.rollout.models import load_policy
 
     return load_policy(ModelConfig(path=str(tiny_model_dir), device="cpu"))
+
+
+def assert_selfplay_metric_keys(keys) -> None:
+    """The keys every self-play metrics row has: each (task, role) group's own metrics, the
+    buffers', the update's and the timings (docs/interfaces.md)."""
+    from azr.tasks.types import GROUPS
+
+    for task, role in GROUPS:
+        g = f"{role.value}/{task.value}"
+        for k in ("reward_mean", "reward_std", "format_error_rate", "response_length_mean", "response_length_max"):
+            assert f"{g}/{k}" in keys, f"{g}/{k}"
+        assert f"entropy/{role.value}/{task.value}" in keys
+        assert f"advantage/{g}/mean" in keys and f"advantage/{g}/std" in keys
+        if role.value == "solve":
+            assert f"{g}/accuracy" in keys
+        else:
+            assert f"{g}/valid_rate" in keys and f"{g}/solve_rate" in keys
+    for t in ("deduction", "abduction", "induction"):
+        assert f"buffer/{t}/size" in keys and f"buffer/{t}/distinct_programs" in keys
+    for k in ("loss/policy", "loss/total", "loss/grad_norm", "loss/lr", "loss/approx_kl", "loss/entropy",
+              "loss/tokens", "entropy/overall", "tokens_per_s", "tokens/generated", "time/step", "time/update",
+              "time/checkpoint", "time/propose", "time/solve", "time/execute"):
+        assert k in keys, k

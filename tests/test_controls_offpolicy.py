@@ -58,11 +58,11 @@ def test_on_policy_samples_give_unit_weights_and_bad_args_raise():
 def test_rlvr_batch_weights_only_the_off_policy_samples(tiny_policy):
     """RLVR's batch: behaviour samples get pi_old as PPO denominator and A * min(pi_old/mu, cap)."""
     from azr.baselines.config import BaselineConfig, ControlsConfig
-    from azr.baselines.rlvr import build_batch
     from azr.rl.config import AdvantageConfig
     from azr.rl.update import recompute_logprobs
     from azr.rollout.types import Completion
     from azr.selfplay.records import Rollout
+    from azr.selfplay.update import build_batch
     from azr.tasks import Role, TaskType
 
     model, tok = tiny_policy
@@ -73,13 +73,15 @@ def test_rlvr_batch_weights_only_the_off_policy_samples(tiny_policy):
         ids = tuple(torch.randint(0, len(tok), (5,), generator=g).tolist())
         behaviour = tuple((-torch.rand(5, generator=g) * 16).tolist())  # mu's log-probs, as reported by a sampler
         c = Completion(ids, "", behaviour, "length", prompt)
-        rollouts.append(Rollout(TaskType.DEDUCTION, Role.SOLVE, "p", c, reward, {"explore": explore}))
+        rollouts.append(Rollout(TaskType.DEDUCTION, Role.SOLVE, "p", c, reward,
+                                {"explore": explore, "off_policy": explore}))
     cfg = BaselineConfig(advantage=AdvantageConfig(estimator="grpo"),
                          controls=ControlsConfig(explore_fraction=0.5, is_cap=3.0))
-    batch, seq_adv, metrics = build_batch(cfg, model, rollouts, torch.tensor([0, 0, 0, 0]), tok.pad_token_id)
-    plain, _, _ = build_batch(BaselineConfig(advantage=AdvantageConfig(estimator="grpo")), model, [
+    one_group = torch.tensor([0, 0, 0, 0])
+    batch, seq_adv, metrics = build_batch(rollouts, cfg, tok.pad_token_id, model, groups=one_group)
+    plain, _, _ = build_batch([
         Rollout(r.task_type, r.role, r.prompt, r.completion, r.reward, {"explore": False}) for r in rollouts
-    ], torch.tensor([0, 0, 0, 0]), tok.pad_token_id)
+    ], BaselineConfig(advantage=AdvantageConfig(estimator="grpo")), tok.pad_token_id, model, groups=one_group)
     old, _ = recompute_logprobs(model, batch, autocast="none")
     m = batch.response_mask > 0
     for b in (2, 3):

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import assert_selfplay_metric_keys
 
-from azr.tasks.types import GROUPS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,25 +36,6 @@ def run_cli(args):
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env.update(AZR_DATA_DIR="", OMP_NUM_THREADS="1")
     return subprocess.run(args, cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
-
-
-def check_keys(row):
-    for task, role in GROUPS:
-        g = f"{role.value}/{task.value}"
-        for k in ("reward_mean", "reward_std", "format_error_rate", "response_length_mean", "response_length_max"):
-            assert f"{g}/{k}" in row, f"{g}/{k}"
-        assert f"entropy/{role.value}/{task.value}" in row
-        assert f"advantage/{g}/mean" in row and f"advantage/{g}/std" in row
-        if role.value == "solve":
-            assert f"{g}/accuracy" in row
-        else:
-            assert f"{g}/valid_rate" in row and f"{g}/solve_rate" in row
-    for t in ("deduction", "abduction", "induction"):
-        assert f"buffer/{t}/size" in row and f"buffer/{t}/distinct_programs" in row
-    for k in ("loss/policy", "loss/total", "loss/grad_norm", "loss/lr", "loss/approx_kl", "loss/entropy",
-              "loss/tokens", "entropy/overall", "tokens_per_s", "tokens/generated", "time/step", "time/update",
-              "time/checkpoint", "time/propose", "time/solve", "time/execute"):
-        assert k in row, k
 
 
 def test_nproc_execs_torchrun_without_nproc(monkeypatch, tmp_path):
@@ -98,7 +79,7 @@ def test_train_nproc_2_rank0_writes(tiny_model_dir, tmp_path):
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [row["step"] for row in rows] == [1, 2]  # rank 0 alone wrote (2 ranks would double rows)
     for row in rows:
-        check_keys(row)
+        assert_selfplay_metric_keys(row)
     ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir() if p.is_dir())
     assert len(ckpts) == 1, ckpts  # checkpoint.every=0: the last step only
     assert (run_dir / "checkpoints" / "LATEST").exists()
@@ -116,4 +97,4 @@ def test_train_ray_backend_one_step(tiny_model_dir, tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-6000:]
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [row["step"] for row in rows] == [1]
-    check_keys(rows[0])
+    assert_selfplay_metric_keys(rows[0])

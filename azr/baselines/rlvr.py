@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -36,15 +35,14 @@ from azr.baselines.common import (
 )
 from azr.baselines.config import BaselineConfig
 from azr.baselines.dataset import Problem
-from azr.baselines.offpolicy import behaviour_engine, explore_count, reweight_off_policy
-from azr.rl.advantages import compute_advantages
-from azr.rl.batch import make_policy_batch
+from azr.baselines.offpolicy import behaviour_engine, explore_count
 from azr.rl.update import update_step
 from azr.rollout.types import SamplingParams
 from azr.selfplay.records import Rollout, derive_seed
 from azr.selfplay.rewards import solver_final_reward
 from azr.selfplay.solve import grade_many
 from azr.selfplay.stats import advantage_metrics, entropy_metrics, group_metrics, samples_record
+from azr.selfplay.update import build_batch
 from azr.tasks.types import Role
 
 log = logging.getLogger("azr.rlvr")
@@ -83,29 +81,11 @@ def collect(cfg: BaselineConfig, engine, explorer, env, problems: list[Problem],
             reward = solver_final_reward(gr.outcome, gr.correct, cfg.reward)
             rollouts.append(Rollout(p.task_type, Role.SOLVE, prompt, c, reward,
                                     {"outcome": gr.outcome.value, "correct": gr.correct, "reason": gr.reason,
-                                     "explore": m >= n - k, "task": p.task.to_dict()}))
+                                     "explore": m >= n - k, "off_policy": m >= n - k,
+                                     "task": p.task.to_dict()}))
             group_ids.append(j)
     tokens = sum(len(r.completion.token_ids) for r in rollouts)
     return rollouts, torch.tensor(group_ids, dtype=torch.long), {"solve": t1 - t0, "execute": t2 - t1}, tokens
-
-
-def build_batch(cfg: BaselineConfig, model, rollouts: list[Rollout], group_ids: torch.Tensor, pad_token_id: int):
-    """``(PolicyBatch, per-sequence advantages [B], exploration metrics)``."""
-    batch = make_policy_batch([list(r.completion.prompt_token_ids) for r in rollouts],
-                              [list(r.completion.token_ids) for r in rollouts], pad_token_id,
-                              advantages=torch.zeros(len(rollouts)),
-                              old_logprobs=[list(r.completion.logprobs) for r in rollouts])
-    scores = torch.tensor([r.reward for r in rollouts], dtype=torch.float32)
-    adv = compute_advantages(scores, batch.response_mask, group_ids, cfg.advantage) * batch.response_mask
-    off = torch.tensor([bool(r.info["explore"]) for r in rollouts])
-    c = cfg.controls
-    batch, metrics = reweight_off_policy(model, replace(batch, advantages=adv), off,
-                                         temperature=cfg.rollout.temperature or 1.0, cap=c.is_cap,
-                                         level=c.is_level, optim_cfg=cfg.optim)
-    adv = batch.advantages
-    ntok = batch.response_mask.sum(-1).clamp(min=1)
-    seq_adv = (adv * batch.response_mask).sum(-1) / ntok
-    return replace(batch, advantages=adv), seq_adv, metrics
 
 
 def _solve_only(metrics: dict) -> dict:
@@ -142,7 +122,8 @@ def train_rlvr(cfg: BaselineConfig, resume: bool = False) -> Path:
                 rollouts, group_ids, timings, tokens = collect(cfg, engine, explorer, env, problems, step)
                 progress.phase(step, "update")
                 t1 = time.perf_counter()
-                batch, seq_adv, metrics = build_batch(cfg, s.model, rollouts, group_ids, s.tokenizer.pad_token_id)
+                batch, seq_adv, metrics = build_batch(rollouts, cfg, s.tokenizer.pad_token_id, s.model,
+                                                      groups=group_ids)
                 result = update_step(s.model, s.optimizer, s.scheduler, batch, cfg.loss, cfg.optim,
                                      temperature=cfg.rollout.temperature or 1.0)
                 timings["update"] = time.perf_counter() - t1

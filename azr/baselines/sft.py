@@ -17,7 +17,6 @@ of the ``optim`` section. Checkpoints, ``metrics.jsonl`` and ``dataset.jsonl`` a
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from azr.baselines.dataset import Problem
 from azr.rl.batch import PolicyBatch, make_policy_batch
 from azr.rl.config import OptimConfig
 from azr.rl.logprobs import policy_logprobs
-from azr.rl.update import autocast_context, iter_micro_batches
+from azr.rl.update import apply_gradients, autocast_context, iter_micro_batches
 
 log = logging.getLogger("azr.sft")
 
@@ -66,18 +65,10 @@ def sft_step(model, optimizer, scheduler, batch: PolicyBatch, optim_cfg: OptimCo
         nll_sum += float(loss.detach()) * total
         p_sum += float((lp.detach().exp() * mask).sum())
         entropy_rows[idx] = ((ent.detach() * mask).sum(-1) / mask.sum(-1).clamp(min=1)).float().cpu()
-    params = [p for g in optimizer.param_groups for p in g["params"]]
-    max_norm = optim_cfg.grad_clip if optim_cfg.grad_clip is not None else math.inf
-    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
     lr = float(optimizer.param_groups[0]["lr"])
-    if math.isfinite(grad_norm):
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
-    return {"loss/nll": nll_sum / total, "loss/target_prob": p_sum / total, "loss/grad_norm": grad_norm,
-            "loss/lr": lr, "loss/tokens": total, "loss/skipped": float(not math.isfinite(grad_norm)),
-            "entropy/overall": float(entropy_rows.mean()), "entropy_rows": entropy_rows}
+    step = apply_gradients(optimizer, scheduler, optim_cfg, trainable=True)  # loss/grad_norm, loss/skipped
+    return {"loss/nll": nll_sum / total, "loss/target_prob": p_sum / total, "loss/lr": lr, "loss/tokens": total,
+            **step, "entropy/overall": float(entropy_rows.mean()), "entropy_rows": entropy_rows}
 
 
 def reference_pairs(problems: list[Problem], tokenizer, think: str = "") -> list[tuple[list[int], list[int]]]:

@@ -29,17 +29,21 @@ from azr.selfplay.stats import advantage_metrics, entropy_metrics
 from azr.tasks.types import Role
 
 
-def build_batch(rollouts: Sequence[Rollout], cfg: Config, pad_token_id: int, model=None):
+def build_batch(rollouts: Sequence[Rollout], cfg: Config, pad_token_id: int, model=None,
+                groups: torch.Tensor | None = None):
     """``(PolicyBatch, per-sequence advantages [B], off-policy metrics)`` of the rollouts.
 
-    ``model`` (the policy) is needed only when some rollout is off-policy."""
+    ``model`` (the policy) is needed only when some rollout is off-policy. ``groups`` [B]:
+    the comparison group of each rollout (default: its (task, role) group; RLVR passes one
+    group per prompt)."""
     prompts = [list(r.completion.prompt_token_ids) for r in rollouts]
     responses = [list(r.completion.token_ids) for r in rollouts]
     weights = [0.0 if (r.role is Role.PROPOSE and not cfg.selfplay.train_propose) else 1.0 for r in rollouts]
     batch = make_policy_batch(prompts, responses, pad_token_id, advantages=torch.zeros(len(rollouts)),
                               old_logprobs=[list(r.completion.logprobs) for r in rollouts], sample_mask=weights)
     scores = torch.tensor([r.reward for r in rollouts], dtype=torch.float32)
-    groups = torch.tensor([r.group_id for r in rollouts], dtype=torch.long)
+    if groups is None:
+        groups = torch.tensor([r.group_id for r in rollouts], dtype=torch.long)
     adv = compute_advantages(scores, batch.response_mask, groups, cfg.advantage)  # [B, T]
     batch = replace(batch, advantages=adv * batch.response_mask)
     off = torch.tensor([bool(r.info.get("off_policy")) for r in rollouts], dtype=torch.bool)
