@@ -229,22 +229,29 @@ def main(argv: list[str] | None = None) -> dict:
     result["transformers"] = transformers.__version__
     models = args.models.split(",")
     batches = [int(b) for b in args.gen_batches.split(",")]
+
+    def save() -> None:  # after every section, so a run cut short keeps what it measured
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=1))
+
     if "generation" in sections:
         result["generation"] = [r for m in models for r in bench_generation(
             m, device, batches, args.prompt_len, args.new_tokens, ["dynamic", "static"])]
+        save()
     if "engine" in sections:
         result["engine"] = bench_engine(device)
+        save()
     if "training" in sections:
         result["training"] = [bench_training(m, device, args.train_batch, args.train_seq, args.train_seq // 2,
                                              args.micro_tokens, args.train_steps) for m in models]
+        save()
     if "logprobs" in sections:
         if args.dry_run:
             result["logprobs"] = bench_logprob_memory(device, 64, 32, 500, 16)
         else:
             result["logprobs"] = [r for v in (32000, 151936)
                                   for r in bench_logprob_memory(device, 8 * 4096, 896, v, 1024)]
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1))
+        save()
     print(json.dumps(result))
     return result
 

@@ -140,3 +140,30 @@ def test_bad_input_rejected(engine):
         SamplingParams(n=0)
     with pytest.raises(ValueError):
         SamplingParams(stop=("",))
+
+
+def test_bf16_copy_mirrors_refreshes_and_samples_with_static_cache(tiny_policy):
+    """The GPU sampling copy: bf16 weights, ties kept, refreshed after the policy changes, and
+    static-cache generation from it (the path that failed under autocast on an H200)."""
+    from azr.rollout.hf import Bf16Copy
+
+    model, tok = copy.deepcopy(tiny_policy[0]), tiny_policy[1]
+    shadow = Bf16Copy(model)
+    m = shadow.refresh()
+    assert {p.dtype for p in m.parameters()} == {torch.bfloat16}
+    assert not any(p.requires_grad for p in m.parameters())
+    assert m.get_input_embeddings().weight is m.get_output_embeddings().weight  # tied like the source
+    assert all(b.dtype == bs.dtype for b, bs in zip(m.buffers(), model.buffers()))  # RoPE stays as it was
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.5)
+    before = {n: p.clone() for n, p in m.named_parameters()}
+    shadow.refresh()
+    for n, p in model.named_parameters():
+        assert torch.equal(dict(m.named_parameters())[n], p.to(torch.bfloat16))
+        assert not torch.equal(before[n], dict(m.named_parameters())[n])
+    ids = torch.tensor([tok("def f(a):")["input_ids"]])
+    with torch.inference_mode():
+        out = m.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=5, min_new_tokens=5,
+                         do_sample=False, cache_implementation="static", pad_token_id=tok.pad_token_id)
+    assert out.shape == (1, ids.shape[1] + 5)

@@ -44,6 +44,9 @@ def register(subparsers) -> None:
     p.add_argument("--fp32", action="store_true", help="train in fp32 (the default; kept for old command lines)")
     p.add_argument("--workers", type=int, default=2, help="sandbox workers")
     p.add_argument("--measure-n", type=int, default=64, help="samples per (task, role) group when measuring; 0: skip")
+    p.add_argument("--measure-batch", type=int, default=None,
+                   help="prompts per generate call when measuring (default 16; samples depend on it)")
+    p.add_argument("--device", default=None, help="torch device for training and measuring (default cpu; e.g. cuda)")
     p.add_argument("--measure-only", action="store_true", help="only measure the model in --out")
     p.add_argument("--init-from", default=None, help="continue training this saved model (same corpus/tokenizer)")
     p.set_defaults(func=_cmd_pretrain)
@@ -76,7 +79,8 @@ def _build_config(args: argparse.Namespace):
                     bf16=args.bf16 and not args.fp32)
     for name, field in (("max_steps", "max_steps"), ("max_minutes", "max_minutes"), ("batch_size", "batch_size"),
                         ("seq_len", "seq_len"), ("lr", "lr"), ("threads", "threads"),
-                        ("warmup_steps", "warmup_steps"), ("eval_every", "eval_every")):
+                        ("warmup_steps", "warmup_steps"), ("eval_every", "eval_every"),
+                        ("device", "device")):
         if getattr(args, name) is not None:
             train = replace(train, **{field: getattr(args, name)})
     return PretrainConfig(corpus=corpus, model=model, train=train)
@@ -97,7 +101,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         if not os.path.isdir(args.out):
             log(f"azr pretrain: no model folder at {args.out}")
             return 2
-        measure_model(args.out, cfg, args.workers, args.measure_n or 64, log)
+        measure_model(args.out, cfg, args.workers, args.measure_n or 64, log, args.measure_batch)
         return 0
     data_dir = None
     if not args.no_decontam:
@@ -107,5 +111,5 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
                 "(give --data-dir or set AZR_DATA_DIR; --no-decontam to skip)")
             return 2
     run_pipeline(cfg, args.out, args.work_dir, data_dir, workers=args.workers, measure_n=args.measure_n, log=log,
-                 init_from=args.init_from)
+                 init_from=args.init_from, measure_batch=args.measure_batch)
     return 0

@@ -93,6 +93,10 @@ class TrainConfig:
     """Share of corpus tokens held out for validation loss."""
     eval_every: int = 100
     """Steps between validation-loss evaluations and log lines."""
+    device: str = "cpu"
+    """Torch device of training and measurement (``"cuda"`` trains the same model on a GPU in
+    well under a minute; the shipped model is trained on the CPU, and a GPU run of the same
+    settings is not bit-identical to it)."""
     threads: int = 2
     """torch intra-op threads. On the quiet 2-core build machine 2 threads trained 1.95x faster
     than 1 (3,533 vs 1,811 tokens/s); when other jobs load the cores, 1 is faster (2.6x once:

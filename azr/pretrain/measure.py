@@ -42,7 +42,7 @@ class MeasureConfig:
     max_new_tokens: int = 160
     """Completion budget per sample (the tiny preset's)."""
     batch_size: int = 16
-    """Prompts per ``generate`` call."""
+    """Prompts per ``generate`` call (samples depend on it: compare models at equal batch sizes)."""
 
 
 def sample(model, tokenizer, prompts: Sequence[str], cfg: MeasureConfig, seed: int) -> list[str]:
@@ -59,7 +59,7 @@ def sample_with_lengths(model, tokenizer, prompts: Sequence[str], cfg: MeasureCo
     model.eval()
     for start in range(0, len(prompts), cfg.batch_size):
         batch = list(prompts[start : start + cfg.batch_size])
-        enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         with torch.no_grad():
             gen = model.generate(
                 **enc, do_sample=True, temperature=cfg.temperature, top_k=0, top_p=1.0,

@@ -67,11 +67,13 @@ def run_pipeline(
     measure_n: int = 64,
     log: Callable[[str], None] = print,
     init_from: str | None = None,
+    measure_batch: int | None = None,
 ) -> dict:
     """Build (or reuse) the corpus, train tokenizer and model, save to ``out_dir``, measure it.
 
     ``init_from``: continue training a saved model (it must use this corpus' tokenizer)
-    instead of a random initialisation.
+    instead of a random initialisation. ``measure_batch``: prompts per ``generate`` call when
+    measuring (default ``MeasureConfig.batch_size``).
     """
     import numpy as np
 
@@ -132,12 +134,12 @@ def run_pipeline(
     log(f"saved to {out_dir}; training: {summary['steps']} steps, {summary['minutes']} min, "
         f"val loss {summary['final_val_loss']}")
     if measure_n > 0:
-        report["measurements"] = measure_model(out_dir, cfg, workers, measure_n, log)
+        report["measurements"] = measure_model(out_dir, cfg, workers, measure_n, log, measure_batch)
     return report
 
 
 def measure_model(model_dir: str | Path, cfg: PretrainConfig, workers: int, n: int,
-                  log: Callable[[str], None] = print) -> dict:
+                  log: Callable[[str], None] = print, batch_size: int | None = None) -> dict:
     """Measure a saved model (see ``azr.pretrain.measure``); writes ``measurements.json`` next to it."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -149,12 +151,12 @@ def measure_model(model_dir: str | Path, cfg: PretrainConfig, workers: int, n: i
 
     torch.set_num_threads(cfg.train.threads)
     model_dir = Path(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).to(cfg.train.device)
     tokenizer = load_tokenizer(str(model_dir))
     training_programs = frozenset(
         p.program for p in generate_programs(cfg.corpus.n_programs, cfg.corpus.seed, n_inputs=1)
     )
-    mcfg = MeasureConfig(n_per_group=n)
+    mcfg = MeasureConfig(n_per_group=n, **({"batch_size": batch_size} if batch_size else {}))
     t = time.perf_counter()
     with Sandbox(ExecutorConfig(workers=workers)) as sandbox:
         metrics, examples = measure(model, tokenizer, sandbox, mcfg, training_programs)

@@ -100,8 +100,10 @@ class Batches:
 
 
 def _loss(model, batch: torch.Tensor, bf16: bool) -> torch.Tensor:
-    """Mean next-token cross-entropy of ``batch`` [B, L+1]."""
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    """Mean next-token cross-entropy of ``batch`` [B, L+1] (moved to the model's device)."""
+    device = next(model.parameters()).device
+    batch = batch.to(device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         logits = model(input_ids=batch[:, :-1]).logits
     return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
 
@@ -127,6 +129,7 @@ def train(
     """Train ``model`` in place; returns a summary (steps, tokens, losses, minutes, stop reason)."""
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
+    model.to(cfg.device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
@@ -191,5 +194,5 @@ def save_model(model, tokenizer, out_dir: str) -> None:
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.eos_token_id, do_sample=True, temperature=1.0, top_p=1.0,
     )
-    model.save_pretrained(out_dir)
+    model.to("cpu").save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

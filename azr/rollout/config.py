@@ -44,7 +44,7 @@ class RolloutConfig:
     cache_implementation: str = "auto"  # KV cache: "auto" = static on GPU (4.2x faster at B=256
     # on an H100), dynamic on CPU (on par with static there except ~1.25x slower at batch 128,
     # and no pre-allocation; see BENCHMARKS.md); "dynamic" | "static" force one
-    gpu_bf16: bool = True  # on GPU, sample under bf16 autocast when the weights are fp32
+    gpu_bf16: bool = True  # on GPU, sample from a bf16 copy of fp32 weights (refreshed every generate call)
     chat_template: bool = False  # wrap each prompt as one user turn with the tokenizer's chat template
 
     def __post_init__(self) -> None:

@@ -11,9 +11,13 @@
   model's ``generation_config.json`` sampling defaults, e.g. Qwen's top-k 20, are ignored).
 - Stop strings end a completion early (HF ``stop_strings``); text and tokens are truncated
   right after the first stop string (finish "stop").
-- GPU: bf16 autocast (when the weights are fp32) and the static KV cache (HF compiles the
-  forward for it on CUDA); CPU: the dynamic cache (on par with static except at batch 128;
-  see BENCHMARKS.md, benchmarks/rollout.py).
+- GPU: the static KV cache (HF compiles the forward for it on CUDA) and, when the weights are
+  fp32 (the trainer's master copy), sampling from a bf16 copy of them, refreshed from the
+  policy at every ``generate`` call (``Bf16Copy``; 2 extra bytes per parameter). Not bf16
+  autocast: under autocast Qwen2's keys come out fp32 (RoPE) and its values bf16, which the
+  static cache of transformers 5.17 rejects (seen on an H200). CPU: the policy itself and the
+  dynamic cache (on par with static except at batch 128; see BENCHMARKS.md,
+  benchmarks/rollout.py).
 - The engine holds the policy module itself: when trainer and engine share one device, pass
   the trainer's model and no weight sync is needed; otherwise ``sync_weights``.
 """
@@ -21,6 +25,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 from typing import Mapping, Sequence
 
 import torch
@@ -77,6 +82,31 @@ class _LogprobRecorder:
         return torch.stack(self.steps, dim=1).cpu()
 
 
+class Bf16Copy:
+    """A bf16 copy of a module's parameters for sampling, refreshed in place from the source.
+
+    Buffers (e.g. RoPE frequencies) are copied as they are; tied parameters stay tied. The
+    copy never receives gradients; ``refresh`` costs one cast-copy of the weights (about a
+    millisecond per billion parameters on an H100-class GPU).
+    """
+
+    def __init__(self, source: nn.Module):
+        params = dict(source.named_parameters())
+        memo = {id(p): nn.Parameter(p.detach().to(torch.bfloat16), requires_grad=False) for p in params.values()}
+        self.module = copy.deepcopy(source, memo)
+        mine = dict(self.module.named_parameters())
+        if mine.keys() != params.keys():
+            raise ValueError("bf16 copy does not mirror the source's parameters")
+        self._pairs = [(params[k], mine[k]) for k in params]
+
+    @torch.no_grad()
+    def refresh(self) -> nn.Module:
+        """Copy the source's current weights into the bf16 copy; returns the copy."""
+        for src, dst in self._pairs:
+            dst.copy_(src)
+        return self.module
+
+
 class HFEngine:
     """A ``RolloutEngine`` over a Hugging Face causal LM and its tokenizer.
 
@@ -90,6 +120,7 @@ class HFEngine:
         self.model = model
         self.tokenizer = tokenizer
         self.config = config or RolloutConfig()
+        self._bf16: Bf16Copy | None = None
         if tokenizer.pad_token_id is None:
             raise ValueError("tokenizer needs a pad token (use azr.rollout.models.load_tokenizer)")
         eos = getattr(model.generation_config, "eos_token_id", None)
@@ -142,30 +173,34 @@ class HFEngine:
             if params.seed is not None
             else contextlib.nullcontext()
         )
-        was_training = self.model.training
-        self.model.eval()
+        model = self._sampling_model(device)
+        was_training = model.training
+        model.eval()
         try:
-            with rng, torch.inference_mode(), self._autocast(device):
+            with rng, torch.inference_mode():
                 if params.seed is not None:
                     torch.manual_seed(params.seed)
                 bs = self.config.max_batch_size
                 for start in range(0, len(order), bs):
                     idx = order[start : start + bs]
-                    outs = self._generate_batch([flat[j][1] for j in idx], params, device)
+                    outs = self._generate_batch(model, [flat[j][1] for j in idx], params, device)
                     for j, c in zip(idx, outs):
                         results[j] = c
         finally:
-            self.model.train(was_training)
+            model.train(was_training)
         grouped: list[list[Completion]] = [[] for _ in prompts]
         for (i, _), c in zip(flat, results):
             grouped[i].append(c)
         return grouped
 
-    def _autocast(self, device: torch.device):
+    def _sampling_model(self, device: torch.device) -> nn.Module:
+        """The policy, or on GPU with fp32 weights (and ``gpu_bf16``) its refreshed bf16 copy."""
         weights_fp32 = next(self.model.parameters()).dtype == torch.float32
-        if device.type == "cuda" and self.config.gpu_bf16 and weights_fp32:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        if not (device.type == "cuda" and self.config.gpu_bf16 and weights_fp32):
+            return self.model
+        if self._bf16 is None:
+            self._bf16 = Bf16Copy(self.model)
+        return self._bf16.refresh()
 
     def _cache_implementation(self, device: torch.device) -> str | None:
         impl = self.config.cache_implementation
@@ -174,7 +209,7 @@ class HFEngine:
         return "static" if impl == "static" else None
 
     def _generate_batch(
-        self, prompt_ids: list[list[int]], params: SamplingParams, device: torch.device
+        self, model: nn.Module, prompt_ids: list[list[int]], params: SamplingParams, device: torch.device
     ) -> list[Completion]:
         from transformers import GenerationConfig, LogitsProcessorList
 
@@ -201,7 +236,7 @@ class HFEngine:
         processors = LogitsProcessorList(
             [*([] if greedy else [_TemperatureTopP(params.temperature, params.top_p)]), recorder]
         )
-        out = self.model.generate(
+        out = model.generate(
             input_ids=input_ids.to(device),
             attention_mask=attention.to(device),
             generation_config=gen_cfg,
