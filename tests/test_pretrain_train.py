@@ -104,6 +104,8 @@ def test_cli_settings_parse_and_bad_ones_fail_cleanly(tmp_path, capsys):
     cfg = _build_config(parser.parse_args(["pretrain", "--solve-episodes", "3,1,2", "--threads", "1"]))
     assert cfg.corpus.solve_episodes == (3, 1, 2) and cfg.train.threads == 1 and cfg.train.bf16 is False
     assert _build_config(parser.parse_args(["pretrain", "--bf16"])).train.bf16 is True
+    assert _build_config(parser.parse_args(["pretrain", "--device", "cuda"])).train.device == "cuda"
+    assert TrainConfig().device == "cpu"
     for bad in ("3,1", "a,b,c", "0,1,1"):
         assert main(["pretrain", "--solve-episodes", bad, "--out", str(tmp_path / "m")]) == 2
         assert "solve" in capsys.readouterr().err

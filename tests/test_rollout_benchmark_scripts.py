@@ -55,3 +55,19 @@ def test_logprobs_script_small():
     rows = json.loads(out.stdout.strip().splitlines()[-1])["rows"]
     assert {r["variant"] for r in rows} == {"naive", "chunked"}
     assert all(r["extra_mem_gib"] >= 0 and r["time_s"] > 0 for r in rows)
+
+
+@pytest.mark.slow
+def test_pretrain_sweep_script_small(tmp_path):
+    """Two tiny variants end to end (corpus, tokenizer, 4 steps, measurement) on the CPU."""
+    sweep = _load("pretrain_sweep")
+    out = tmp_path / "sweep.json"
+    res = sweep.main(["--out", str(out), "--work-root", str(tmp_path / "w"), "--device", "cpu", "--max-steps", "4",
+                      "--measure-n", "2", "--measure-batch", "4", "--workers", "1",
+                      "--variant", "a=--n-programs 60", "--variant", "b=--n-programs 60 --solve-episodes 1,1,1"])
+    assert json.loads(out.read_text())["variants"].keys() == {"a", "b"}
+    for name, row in res["variants"].items():
+        assert row["build_rc"] == 0 and row["train_rc"] == 0, row.get("log_tail")
+        assert row["training"]["steps"] == 4 and row["training"]["tokens_seen"] == 4 * 4 * 768
+        assert "fresh/solve/induction/accuracy" in row["metrics"]
+    assert res["variants"]["a"]["episodes"]["solve/deduction"] > res["variants"]["b"]["episodes"]["solve/deduction"]
