@@ -24,7 +24,8 @@ class CorpusConfig:
     (input, output) pair or, for induction, another subset of pairs (at least 1 each). With
     (1, 1, 1) the tiny model solved 3% of deduction tasks; (3, 1, 2) gave 13% (induction 2%). More
     induction episodes lifted induction to 4.7-6.3% in GPU-trained sweeps (BENCHMARKS.md), but a CPU
-    run of 10,000 programs with (3, 1, 6) solved 1.6% (and 7.8% deduction), so the default stays."""
+    runs of 10,000 programs solved 1.6% with (3, 1, 6) and 3.1% with (3, 1, 4), at 7.8% and 8.6%
+    deduction, so the default stays."""
     stdlib_fraction: float = 0.05
     """Share of corpus characters taken from Python standard-library source (rest: episodes)."""
     ngram: int = 13
@@ -96,9 +97,10 @@ class TrainConfig:
     eval_every: int = 100
     """Steps between validation-loss evaluations and log lines."""
     device: str = "cpu"
-    """Torch device of training and measurement (``"cuda"`` trains the same model on a GPU in
-    well under a minute; the shipped model is trained on the CPU, and a GPU run of the same
-    settings is not bit-identical to it)."""
+    """Torch device of training and measurement (``"cuda"``: the same 2,070 steps took 1.2-1.5
+    minutes on an H200, five or six runs at once; the shipped model is trained on the CPU, and a
+    GPU run of the same settings is not bit-identical to it: two mixes solved fewer induction
+    tasks when trained on the CPU than on the GPU, BENCHMARKS.md)."""
     threads: int = 2
     """torch intra-op threads. On the quiet 2-core build machine 2 threads trained 1.95x faster
     than 1 (3,533 vs 1,811 tokens/s); when other jobs load the cores, 1 is faster (2.6x once:

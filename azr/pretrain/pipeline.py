@@ -156,7 +156,7 @@ def measure_model(model_dir: str | Path, cfg: PretrainConfig, workers: int, n: i
     training_programs = frozenset(
         p.program for p in generate_programs(cfg.corpus.n_programs, cfg.corpus.seed, n_inputs=1)
     )
-    mcfg = MeasureConfig(n_per_group=n, **({"batch_size": batch_size} if batch_size else {}))
+    mcfg = MeasureConfig(n_per_group=n, batch_size=batch_size or MeasureConfig.batch_size)
     t = time.perf_counter()
     with Sandbox(ExecutorConfig(workers=workers)) as sandbox:
         metrics, examples = measure(model, tokenizer, sandbox, mcfg, training_programs)
