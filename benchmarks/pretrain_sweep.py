@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 KEEP = ("solve/deduction/accuracy", "solve/abduction/accuracy", "solve/induction/accuracy",
+        "solve/deduction/ref_nll", "solve/induction/ref_nll", "solve/deduction/ref_prob",
         "propose/deduction/valid_rate", "propose/abduction/valid_rate", "propose/induction/valid_rate",
         "solve/induction/format_rate")
 
@@ -54,7 +55,7 @@ def variant(name: str, extra: list[str], args: argparse.Namespace) -> dict:
     t = time.perf_counter()
     row["train_rc"] = run(base + ["--max-steps", str(args.max_steps), "--max-minutes", "0", "--eval-every", "500",
                                   "--device", args.device, "--measure-n", str(args.measure_n),
-                                  "--measure-batch", str(args.measure_batch)], log)
+                                  "--measure-batch", str(args.measure_batch), *extra], log)
     row["train_measure_s"] = round(time.perf_counter() - t, 1)
     try:
         pre = json.loads((work / "model" / "pretrain.json").read_text())

@@ -49,6 +49,14 @@ def _completion(text: str) -> str:
     return text.split(ASSISTANT_PREFIX, 1)[1]
 
 
+def test_induction_answers_can_be_the_generated_program():
+    prog = generate_programs(1, seed=5)[0]
+    pairs = [("1", "2"), ("2", "3")]
+    cfg = CorpusConfig(induction_n_inputs=(2,), canonical_solutions=False)
+    episodes = dict(program_episodes(prog, pairs, [], random.Random(0), cfg))
+    assert parse_solution("induction", _completion(episodes["solve/induction"])).answer == prog.program
+
+
 def test_episodes_use_the_selfplay_formats_and_round_trip():
     prog = generate_programs(1, seed=5)[0]
     pairs = [("1", "2"), ("2", "3"), ("5", "6")]
@@ -72,8 +80,8 @@ def test_episodes_use_the_selfplay_formats_and_round_trip():
         else:
             parsed = parse_solution(task, completion)
             assert parsed.ok, (group, parsed.reason)
-            if task == "induction":
-                assert parsed.answer == prog.program
+            if task == "induction":  # the canonical spelling, not the generated text
+                assert parsed.answer == prog.solution != prog.program
             elif task == "deduction":
                 assert parsed.answer in {"2", "3", "6"}
             else:
@@ -92,7 +100,7 @@ def test_extra_solver_episodes_come_last_on_other_pairs():
     assert [g for g, _ in extra] == ["solve/deduction"] * 2 + ["solve/abduction"] + ["solve/induction"]
     answers = [parse_solution("deduction", _completion(t)).answer for g, t in more if g == "solve/deduction"]
     assert len(set(answers)) == 3 and set(answers) <= {"2", "3", "6", "8"}  # three different pairs
-    assert parse_solution("induction", _completion(extra[-1][1])).answer == prog.program
+    assert parse_solution("induction", _completion(extra[-1][1])).answer == prog.solution
     with pytest.raises(ValueError, match="solve_episodes"):
         CorpusConfig(solve_episodes=(1, 0, 1))
 

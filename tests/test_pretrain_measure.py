@@ -22,8 +22,9 @@ def sandbox():
 
 
 def test_fresh_tasks_are_executed(sandbox):
-    triplets, inductions = fresh_tasks(sandbox, MeasureConfig(n_per_group=4, induction_n_inputs=4))
-    assert len(triplets) >= 6 and len(triplets) == len(inductions)
+    triplets, inductions, solutions = fresh_tasks(sandbox, MeasureConfig(n_per_group=4, induction_n_inputs=4))
+    assert len(triplets) >= 6 and len(triplets) == len(inductions) == len(solutions)
+    assert all(s.startswith("def f(") for s in solutions)
     assert all(len(t.pairs) == 4 for t in inductions)
     assert all(t.output == i.pairs[0][1] for t, i in zip(triplets, inductions))
 

@@ -28,6 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--stdlib-fraction", type=float, default=None, help="share of stdlib source in the corpus")
     p.add_argument("--solve-episodes", default=None, metavar="D,A,I",
                    help="solver episodes per program for deduction, abduction, induction (default 3,1,2)")
+    p.add_argument("--induction-answers", choices=("canonical", "generated"), default=None,
+                   help="program an induction solver episode answers with (default canonical)")
     p.add_argument("--max-steps", type=int, default=None, help="optimiser steps (defines the LR schedule)")
     p.add_argument("--max-minutes", type=float, default=None, help="wall-clock cap on training (0: none)")
     p.add_argument("--batch-size", type=int, default=None, help="sequences per step")
@@ -67,6 +69,8 @@ def _build_config(args: argparse.Namespace):
         except ValueError:
             raise ValueError(f"--solve-episodes takes three integers like 2,1,2, got {args.solve_episodes!r}") from None
         corpus = replace(corpus, solve_episodes=counts)
+    if args.induction_answers is not None:
+        corpus = replace(corpus, canonical_solutions=args.induction_answers == "canonical")
     model = cfg.model
     if args.hidden_size is not None:
         model = replace(model, hidden_size=args.hidden_size)

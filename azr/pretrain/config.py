@@ -26,6 +26,9 @@ class CorpusConfig:
     induction episodes lifted induction to 4.7-6.3% in GPU-trained sweeps (BENCHMARKS.md), but a CPU
     runs of 10,000 programs solved 1.6% with (3, 1, 6) and 3.1% with (3, 1, 4), at 7.8% and 8.6%
     deduction, so the default stays."""
+    canonical_solutions: bool = True
+    """Induction solver episodes answer with the program's canonical spelling
+    (``GeneratedProgram.solution``: fixed names, no helpers) instead of its generated text."""
     stdlib_fraction: float = 0.05
     """Share of corpus characters taken from Python standard-library source (rest: episodes)."""
     ngram: int = 13

@@ -12,7 +12,9 @@ process. Per program (with at least two inputs that ran) the corpus gets these e
   description as the answer;
 - deduction, abduction and induction solver episodes on this program's triplets
   (``CorpusConfig.solve_episodes`` of each; the extra ones come last, so with (1, 1, 1) the
-  episodes are exactly those of the first corpus version).
+  episodes are exactly those of the first corpus version). An induction solver answers with
+  the program's canonical spelling (``GeneratedProgram.solution``) unless
+  ``CorpusConfig.canonical_solutions`` is off.
 
 Torch-free.
 """
@@ -34,7 +36,8 @@ from azr.tasks.types import InductionTask, TaskType, Triplet
 #: Outputs longer than this (characters) are dropped: they teach little and cost tokens.
 MAX_OUTPUT_CHARS = 160
 
-_SOLVE_THINK = {
+#: Think lines of the corpus's solver episodes (one picked at random per episode).
+SOLVE_THINK = {
     TaskType.DEDUCTION: ("Run f on the input step by step.", "Trace the code on this input.",
                          "Compute the value f returns."),
     TaskType.ABDUCTION: ("I need an input that makes f return this output.",
@@ -70,6 +73,10 @@ def _plan(message: str) -> str:
     return message[3:] if message.startswith("f: ") else message
 
 
+def _induction_answer(prog: GeneratedProgram, cfg: CorpusConfig) -> str:
+    return prog.solution if cfg.canonical_solutions and prog.solution else prog.program
+
+
 def program_episodes(
     prog: GeneratedProgram,
     pairs: Sequence[tuple[str, str]],
@@ -103,14 +110,14 @@ def program_episodes(
     t_ded, t_abd = rng.choice(triplets), rng.choice(triplets)
     episodes.append(("solve/deduction", solver_prompt(TaskType.DEDUCTION, t_ded)
                      + render_solution(TaskType.DEDUCTION, t_ded.output,
-                                       think=rng.choice(_SOLVE_THINK[TaskType.DEDUCTION]))))
+                                       think=rng.choice(SOLVE_THINK[TaskType.DEDUCTION]))))
     episodes.append(("solve/abduction", solver_prompt(TaskType.ABDUCTION, t_abd)
                      + render_solution(TaskType.ABDUCTION, t_abd.input,
-                                       think=rng.choice(_SOLVE_THINK[TaskType.ABDUCTION]))))
+                                       think=rng.choice(SOLVE_THINK[TaskType.ABDUCTION]))))
     task = InductionTask(prog.program, tuple(pairs[:n]), prog.message)
     episodes.append(("solve/induction", solver_prompt(TaskType.INDUCTION, task)
-                     + render_solution(TaskType.INDUCTION, prog.program,
-                                       think=rng.choice(_SOLVE_THINK[TaskType.INDUCTION]))))
+                     + render_solution(TaskType.INDUCTION, _induction_answer(prog, cfg),
+                                       think=rng.choice(SOLVE_THINK[TaskType.INDUCTION]))))
     episodes += _extra_solver_episodes(prog, pairs, triplets, (t_ded, t_abd), rng, cfg)
     return episodes
 
@@ -126,13 +133,13 @@ def _extra_solver_episodes(prog: GeneratedProgram, pairs, triplets: list[Triplet
         for t in rng.sample(others, min(count - 1, len(others))):
             answer = t.output if tt is TaskType.DEDUCTION else t.input
             out.append((f"solve/{tt}", solver_prompt(tt, t)
-                        + render_solution(tt, answer, think=rng.choice(_SOLVE_THINK[tt]))))
+                        + render_solution(tt, answer, think=rng.choice(SOLVE_THINK[tt]))))
     for _ in range(cfg.solve_episodes[2] - 1):
         shown = rng.sample(list(pairs), min(rng.choice(cfg.induction_n_inputs), len(pairs)))
         task = InductionTask(prog.program, tuple(shown), prog.message)
         out.append(("solve/induction", solver_prompt(TaskType.INDUCTION, task)
-                    + render_solution(TaskType.INDUCTION, prog.program,
-                                      think=rng.choice(_SOLVE_THINK[TaskType.INDUCTION]))))
+                    + render_solution(TaskType.INDUCTION, _induction_answer(prog, cfg),
+                                      think=rng.choice(SOLVE_THINK[TaskType.INDUCTION]))))
     return out
 
 

@@ -11,6 +11,13 @@ Two prompt sets:
 Scores: format rate (the completion parses), valid-proposal rate (the sandbox accepts the
 program and inputs: static checks, time limit, determinism, literal outputs), novelty (valid
 and not a program of the training corpus), solver accuracy (verified in the sandbox).
+
+Sampled accuracies of a few percent are noisy (at 256 samples a 3% rate has a standard error
+of 1.1 points), so the fresh solver groups also get two teacher-forced scores of the
+*reference* answer (the generator's output, input or program), which need no sampling:
+``ref_nll``, its mean negative log-likelihood per token, and ``ref_prob``, the mean probability
+of writing exactly that answer at temperature 1 (a smooth stand-in for accuracy when comparing
+models; other answers can be correct too).
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ class MeasureConfig:
     """Completion budget per sample (the tiny preset's)."""
     batch_size: int = 16
     """Prompts per ``generate`` call (samples depend on it: compare models at equal batch sizes)."""
+    reference_scores: bool = True
+    """Also score the reference answers of the fresh solver tasks (``ref_nll``, ``ref_prob``)."""
 
 
 def sample(model, tokenizer, prompts: Sequence[str], cfg: MeasureConfig, seed: int) -> list[str]:
@@ -73,23 +82,88 @@ def sample_with_lengths(model, tokenizer, prompts: Sequence[str], cfg: MeasureCo
     return out
 
 
+def answer_logprobs(model, tokenizer, contexts: Sequence[str], answers: Sequence[str],
+                    batch_size: int = 16) -> list[tuple[float, int]]:
+    """(summed log-probability, token count) of each answer followed by EOS, after its context.
+
+    Teacher-forced, one forward pass per batch of right-padded ``context + answer + EOS`` rows
+    [B, L]; context and answer are tokenized separately, as in sampling.
+    """
+    import torch
+
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    device = next(model.parameters()).device
+    out: list[tuple[float, int]] = []
+    model.eval()
+    for start in range(0, len(contexts), batch_size):
+        ctx = tokenizer(list(contexts[start : start + batch_size]), add_special_tokens=False)["input_ids"]
+        ans = tokenizer(list(answers[start : start + batch_size]), add_special_tokens=False)["input_ids"]
+        rows = [c + a + [eos] for c, a in zip(ctx, ans)]
+        ids = torch.full((len(rows), max(map(len, rows))), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = torch.tensor(r)
+            mask[i, : len(r)] = 1
+        with torch.no_grad():
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None].to(device)).squeeze(-1).cpu()
+        for i, (c, a) in enumerate(zip(ctx, ans)):
+            n = len(a) + 1  # the answer's tokens and EOS, predicted from position len(c) - 1 on
+            out.append((float(logp[i, len(c) - 1 : len(c) - 1 + n].sum()), n))
+    return out
+
+
+def reference_scores(model, tokenizer, triplets: Sequence[Triplet], inductions: Sequence[InductionTask],
+                     solutions: Sequence[str], batch_size: int = 16) -> dict[str, float]:
+    """``fresh/solve/{task}/ref_nll`` and ``/ref_prob`` of the reference answers (see the module doc).
+
+    References: the triplet's output (deduction), its input (abduction), the canonical
+    spelling in ``solutions`` (induction; what the corpus teaches). The context is the solver
+    prompt and the corpus's first think line; the scored span runs from ``<answer>`` to EOS.
+    """
+    import math
+
+    from azr.pretrain.corpus import SOLVE_THINK
+    from azr.tasks.prompts import render_solution
+
+    D, A, I = TaskType.DEDUCTION, TaskType.ABDUCTION, TaskType.INDUCTION
+    groups = {D: [(solver_prompt(D, t), t.output) for t in triplets],
+              A: [(solver_prompt(A, t), t.input) for t in triplets],
+              I: [(solver_prompt(I, t), sol) for t, sol in zip(inductions, solutions)]}
+    metrics: dict[str, float] = {}
+    for tt, items in groups.items():
+        contexts, answers = [], []
+        for prompt, answer in items:
+            completion = render_solution(tt, answer, think=SOLVE_THINK[tt][0])
+            cut = completion.index("<answer>")
+            contexts.append(prompt + completion[:cut])
+            answers.append(completion[cut:])
+        scores = answer_logprobs(model, tokenizer, contexts, answers, batch_size)
+        if scores:
+            metrics[f"fresh/solve/{tt}/ref_nll"] = round(-sum(lp for lp, _ in scores) / sum(n for _, n in scores), 4)
+            metrics[f"fresh/solve/{tt}/ref_prob"] = round(sum(math.exp(lp) for lp, _ in scores) / len(scores), 4)
+    return metrics
+
+
 def _rate(xs: Sequence[bool]) -> float:
     return round(sum(xs) / len(xs), 4) if xs else 0.0
 
 
-def fresh_tasks(sandbox, cfg: MeasureConfig) -> tuple[list[Triplet], list[InductionTask]]:
-    """Triplets (one per program) and induction tasks from unseen generator programs."""
+def fresh_tasks(sandbox, cfg: MeasureConfig) -> tuple[list[Triplet], list[InductionTask], list[str]]:
+    """Triplets (one per program), induction tasks and the programs' canonical spellings
+    (``GeneratedProgram.solution``) from unseen generator programs."""
     from azr.pretrain.corpus import execute_programs
 
     n_inputs = max(cfg.induction_n_inputs, 2)
     progs = generate_programs(cfg.n_per_group * 2, cfg.seed, n_inputs=n_inputs)
     executed = execute_programs(progs, sandbox)
-    triplets, inductions = [], []
+    triplets, inductions, solutions = [], [], []
     for p, pairs in zip(progs, executed):
         if len(pairs) >= 2:
             triplets.append(Triplet(p.program, *pairs[0]))
             inductions.append(InductionTask(p.program, tuple(pairs), p.message))
-    return triplets, inductions
+            solutions.append(p.solution or p.program)
+    return triplets, inductions, solutions
 
 
 def measure(model, tokenizer, sandbox, cfg: MeasureConfig = MeasureConfig(),
@@ -100,7 +174,7 @@ def measure(model, tokenizer, sandbox, cfg: MeasureConfig = MeasureConfig(),
 
     rng = random.Random(cfg.seed)
     n = cfg.n_per_group
-    triplets, inductions = fresh_tasks(sandbox, cfg)
+    triplets, inductions, solutions = fresh_tasks(sandbox, cfg)
     if len(triplets) < n + cfg.k_references:
         raise RuntimeError(f"only {len(triplets)} fresh tasks ran; need {n + cfg.k_references}")
     D, A, I = TaskType.DEDUCTION, TaskType.ABDUCTION, TaskType.INDUCTION
@@ -168,5 +242,7 @@ def measure(model, tokenizer, sandbox, cfg: MeasureConfig = MeasureConfig(),
     metrics = {k: _rate(v) for k, v in sorted(results.items())}
     for key, ls in sorted(lengths.items()):
         metrics[f"{key}/response_tokens_mean"] = round(sum(ls) / len(ls), 1)
+    if cfg.reference_scores:
+        metrics.update(reference_scores(model, tokenizer, triplets[:n], inductions[:n], solutions[:n], cfg.batch_size))
     metrics["n_per_group"] = n
     return metrics, examples

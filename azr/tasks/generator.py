@@ -10,9 +10,15 @@ divisors), so almost every (program, input) pair runs; callers still execute the
 sandbox to get outputs (this module never runs the code it writes).
 
     >>> progs = generate_programs(2, seed=0)
-    >>> program, inputs = progs[0]           # GeneratedProgram is a NamedTuple
-    >>> program.startswith("def ") and len(inputs) > 0
+    >>> p = progs[0]                         # GeneratedProgram: program, inputs, message, solution
+    >>> p.program.startswith("def ") and len(p.inputs) > 0
     True
+
+Each program also comes in a *canonical* spelling (``solution``): the same steps with fixed
+names (parameters by type: ``n``/``m``, ``s``/``t``, ``nums``, ``words``, ``d``; step ``k``
+assigns ``v{k}``), helpers inlined, a final one-line step always returned directly. It
+behaves exactly like ``program`` and is what the pretraining corpus teaches an induction
+solver to write: a tiny model copies a predictable name far more reliably than a random one.
 
 Determinism: program ``i`` of seed ``s`` depends only on ``(s, i)``, so
 ``generate_programs(k, s) == generate_programs(n, s)[:k]`` for ``k <= n``.
@@ -166,8 +172,10 @@ PAIR_STEPS: tuple[tuple[str, str, str, str, str], ...] = (
     ("str", "str", "int", "count occurrences of the second", "{d} = {s}.count({t}) if {t} else 0"),
 )
 
+#: Parameter names by type. None may be a name a template uses inside (an int parameter ``x``
+#: once turned ``[x * x for x in xs]`` into squaring where the message said "multiply").
 _ARG_NAMES = {
-    "int": ("n", "x", "a", "num", "k"),
+    "int": ("n", "m", "a", "num", "k"),
     "str": ("s", "text", "word", "line"),
     "list": ("nums", "arr", "xs", "lst", "values"),
     "slist": ("words", "names", "items"),
@@ -179,25 +187,25 @@ _WORDS = ("cat", "dog", "sun", "tree", "a", "bee", "code", "zero", "moon", "red"
 _LETTERS = "abcdeilnorst"
 
 
+#: Canonical parameter names by type (a second parameter of the same type takes the second).
+_CANONICAL_ARGS = {"int": ("n", "m"), "str": ("s", "t"), "list": ("nums", "xs"), "slist": ("words", "ws"),
+                   "dict": ("d", "e")}
+
+
 class GeneratedProgram(NamedTuple):
-    """A program defining ``f``, its inputs (argument-list strings) and a description."""
+    """A program defining ``f``, its inputs (argument-list strings), a description, and the
+    program's canonical spelling (same behaviour; see the module docstring)."""
 
     program: str
     inputs: tuple[str, ...]
     message: str
+    solution: str = ""
 
 
-def _fill(rng: random.Random, src: str, **names: str) -> str:
-    return src.format(
-        k=rng.randint(2, 5),
-        c=rng.randint(0, 9),
-        m=rng.randint(2, 7),
-        i=rng.randint(1, 3),
-        a=rng.choice(_LETTERS),
-        b=rng.choice(_LETTERS),
-        w=rng.choice(_WORDS),
-        **names,
-    )
+def _draw_values(rng: random.Random) -> dict[str, object]:
+    """The template constants of one step (``{k}``, ``{c}``, ...), drawn in a fixed order."""
+    return {"k": rng.randint(2, 5), "c": rng.randint(0, 9), "m": rng.randint(2, 7), "i": rng.randint(1, 3),
+            "a": rng.choice(_LETTERS), "b": rng.choice(_LETTERS), "w": rng.choice(_WORDS)}
 
 
 def random_value(rng: random.Random, type_: str) -> object:
@@ -234,27 +242,32 @@ def _one_program(rng: random.Random, n_inputs: int) -> GeneratedProgram:
     for t in arg_types:
         name = rng.choice([n for n in _ARG_NAMES[t] if n not in args])
         args.append(name)
+    canon_args = [_CANONICAL_ARGS[t][arg_types[:k].count(t)] for k, t in enumerate(arg_types)]
     free_vars = [v for v in _VAR_NAMES if v not in args]
     rng.shuffle(free_vars)
 
     body: list[str] = []
+    canon: list[str] = []  # the same steps, canonical names, no helpers
+    rename = dict(zip(args, canon_args))
     helpers: list[str] = []
     descs: list[str] = []
-    cur_var, cur_type = args[0], arg_types[0]
+    cur_var, cur_type, canon_var = args[0], arg_types[0], canon_args[0]
     n_steps = rng.choice((1, 1, 2, 2, 2, 3, 3, 4))
     for step in range(n_steps):
-        dst = free_vars.pop()
+        dst, canon_dst = free_vars.pop(), f"v{step + 1}"
+        rename[dst] = canon_dst
         if step == 0 and pair:
-            code = _fill(rng, src, s=args[0], t=args[1], d=dst)
+            values = _draw_values(rng)
+            code = src.format(s=args[0], t=args[1], d=dst, **values)
+            canon.append(src.format(s=canon_args[0], t=canon_args[1], d=canon_dst, **values))
             descs.append(desc)
             cur_type = out
         else:
             options = [s for s in STEPS if s[0] == cur_type]
             _, out_type, desc_t, src_t = rng.choice(options)
-            values = {"k": rng.randint(2, 5), "c": rng.randint(0, 9), "m": rng.randint(2, 7),
-                      "i": rng.randint(1, 3), "a": rng.choice(_LETTERS), "b": rng.choice(_LETTERS),
-                      "w": rng.choice(_WORDS)}
+            values = _draw_values(rng)
             descs.append(desc_t.format(**values))
+            canon.append(src_t.format(s=canon_var, d=canon_dst, **values))
             if rng.random() < 0.2 and len(helpers) < 2:  # move this step into a helper function
                 hname = rng.choice([h for h in _HELPER_NAMES if not any(x.startswith(f"def {h}(") for x in helpers)])
                 inner = src_t.format(s="v", d="r", **values)
@@ -264,18 +277,27 @@ def _one_program(rng: random.Random, n_inputs: int) -> GeneratedProgram:
                 code = src_t.format(s=cur_var, d=dst, **values)
             cur_type = out_type
         body.append(code)
-        cur_var = dst
+        cur_var, canon_var = dst, canon_dst
     # Return the last value; inline a final one-line assignment; sometimes return a pair.
-    last = body[-1]
+    last, canon_last = body[-1], canon[-1]
+    pair_return = None
     if "\n" not in last and last.startswith(f"{cur_var} = ") and rng.random() < 0.6:
         body[-1] = "return " + last[len(cur_var) + 3 :]
     elif len(body) >= 2 and rng.random() < 0.15:
         prev = body[-2].split("\n")[-1].split(" = ")[0].strip()
         body.append(f"return ({prev}, {cur_var})" if prev.isidentifier() else f"return {cur_var}")
+        pair_return = rename.get(prev, prev) if prev.isidentifier() else None
     else:
         body.append(f"return {cur_var}")
+    if pair_return is not None:
+        canon.append(f"return ({pair_return}, {canon_var})")
+    elif "\n" not in canon_last and canon_last.startswith(f"{canon_var} = "):
+        canon[-1] = "return " + canon_last[len(canon_var) + 3 :]
+    else:
+        canon.append(f"return {canon_var}")
     fn = f"def f({', '.join(args)}):\n" + "\n".join(_indent(b) for b in body)
     program = "\n\n".join([*helpers, fn])
+    solution = f"def f({', '.join(canon_args)}):\n" + "\n".join(_indent(b) for b in canon)
 
     inputs: list[str] = []
     for _ in range(4 * n_inputs):
@@ -285,7 +307,7 @@ def _one_program(rng: random.Random, n_inputs: int) -> GeneratedProgram:
         if text not in inputs:
             inputs.append(text)
     message = "f: " + "; then ".join(descs) + "."
-    return GeneratedProgram(program=program, inputs=tuple(inputs), message=message)
+    return GeneratedProgram(program=program, inputs=tuple(inputs), message=message, solution=solution)
 
 
 def generate_programs(n: int, seed: int, n_inputs: int = 4) -> list[GeneratedProgram]:
