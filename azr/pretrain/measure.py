@@ -243,6 +243,7 @@ def measure(model, tokenizer, sandbox, cfg: MeasureConfig = MeasureConfig(),
     for key, ls in sorted(lengths.items()):
         metrics[f"{key}/response_tokens_mean"] = round(sum(ls) / len(ls), 1)
     if cfg.reference_scores:
-        metrics.update(reference_scores(model, tokenizer, triplets[:n], inductions[:n], solutions[:n], cfg.batch_size))
+        metrics.update(reference_scores(model, tokenizer, triplets[:n], inductions[:n], solutions[:n],
+                                        min(cfg.batch_size, 32))  # full-vocab logits: keep batches small)
     metrics["n_per_group"] = n
     return metrics, examples
