@@ -242,8 +242,8 @@ def measure(model, tokenizer, sandbox, cfg: MeasureConfig = MeasureConfig(),
     metrics = {k: _rate(v) for k, v in sorted(results.items())}
     for key, ls in sorted(lengths.items()):
         metrics[f"{key}/response_tokens_mean"] = round(sum(ls) / len(ls), 1)
-    if cfg.reference_scores:
-        metrics.update(reference_scores(model, tokenizer, triplets[:n], inductions[:n], solutions[:n],
-                                        min(cfg.batch_size, 32))  # full-vocab logits: keep batches small)
+    if cfg.reference_scores:  # full-vocab logits of whole prompts: at most 32 rows at a time
+        ref_batch = min(cfg.batch_size, 32)
+        metrics.update(reference_scores(model, tokenizer, triplets[:n], inductions[:n], solutions[:n], ref_batch))
     metrics["n_per_group"] = n
     return metrics, examples
