@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from azr.executor import ExecutorConfig, Sandbox
-from azr.pretrain.measure import MeasureConfig, fresh_tasks, measure
+from azr.pretrain.measure import MeasureConfig, answer_logprobs, fresh_tasks, measure
 
 GROUP_KEYS = [
     "fresh/solve/deduction/accuracy", "fresh/solve/abduction/accuracy", "fresh/solve/induction/accuracy",
@@ -50,3 +50,31 @@ def test_measure_random_model(sandbox, tmp_path):
                                  "propose/deduction", "propose/abduction", "propose/induction")),
         *(("selfplay", g) for g in ("propose/deduction", "propose/abduction", "propose/induction"))]}
     assert metrics["fresh/solve/deduction/response_tokens_mean"] <= 24
+    for task in ("deduction", "abduction", "induction"):  # teacher-forced reference scores
+        assert metrics[f"fresh/solve/{task}/ref_nll"] > 0
+        assert 0.0 <= metrics[f"fresh/solve/{task}/ref_prob"] <= 1.0
+
+
+def test_answer_logprobs_batched_equal_one_by_one(tmp_path):
+    """Equivalence: right-padded batches score each answer as an unpadded single row does."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from azr.rollout.models import load_tokenizer
+    from azr.rollout.tiny import build_tiny_model, train_tokenizer
+
+    tok = train_tokenizer(vocab_size=400, max_bytes=100_000)
+    path = build_tiny_model(tmp_path / "m", tok, hidden_size=32, num_layers=2, intermediate_size=64)
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    tokenizer = load_tokenizer(str(path))
+    contexts = ["def f(x):\n    return x\n", "A much longer context " * 6, "f(1) == 2\n"]
+    answers = ["<answer>1</answer>", "<answer>\n```python\ndef f(n):\n    return n + 1\n```\n</answer>", "x"]
+    batched = answer_logprobs(model, tokenizer, contexts, answers, batch_size=3)
+    for (lp, n), c, a in zip(batched, contexts, answers):
+        ctx = tokenizer(c, add_special_tokens=False)["input_ids"]
+        ans = tokenizer(a, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        ids = torch.tensor([ctx + ans])
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), -1)
+        want = sum(float(logp[len(ctx) - 1 + j, t]) for j, t in enumerate(ans))
+        assert n == len(ans) and abs(lp - want) < 1e-3 * max(1.0, abs(want))
