@@ -111,7 +111,7 @@ def test_build_episodes_skips_duplicates_and_failures():
     executed = [[("1", "1"), ("2", "2")], [("1", "1"), ("2", "2")], [], [("3", "3"), ("4", "4")]]
     texts, counts = build_episodes(progs, executed, CorpusConfig())
     assert counts["skipped_programs"] == 2
-    assert counts["solve/deduction"] == 4 and counts["solve/induction"] == 8  # (3, 1, 4) with 2 pairs each
+    assert counts["solve/deduction"] == 4 and counts["solve/induction"] == 8  # (4, 1, 4) with 2 pairs each
     assert len(texts) == sum(v for k, v in counts.items() if k != "skipped_programs")
     assert texts == build_episodes(progs, executed, CorpusConfig())[0]  # deterministic
 

@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--n-programs", type=int, default=None, help="generator programs in the corpus")
     p.add_argument("--stdlib-fraction", type=float, default=None, help="share of stdlib source in the corpus")
     p.add_argument("--solve-episodes", default=None, metavar="D,A,I",
-                   help="solver episodes per program for deduction, abduction, induction (default 3,1,4)")
+                   help="solver episodes per program for deduction, abduction, induction (default 4,1,4)")
     p.add_argument("--induction-answers", choices=("canonical", "generated"), default=None,
                    help="program an induction solver episode answers with (default canonical)")
     p.add_argument("--max-steps", type=int, default=None, help="optimiser steps (defines the LR schedule)")
