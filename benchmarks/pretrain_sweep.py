@@ -6,7 +6,8 @@ first their corpora and tokenizers (CPU: sandbox and tokenizer training), then, 
 trains the same number of steps (``--max-steps``, no wall-clock cap) so the token budget is
 equal; the default 2,070 steps x 4 x 768 tokens = 6.36M tokens is what the shipped model saw
 in its 40 CPU minutes. A variant's own arguments come last, so it can override any of these
-(a larger model gets the ``--max-steps`` its CPU throughput allows in the same time). Decontamination is skipped (no benchmark data needed): a sweep picks
+(a larger model gets the ``--max-steps`` its CPU throughput allows in the same time).
+Decontamination is skipped (no benchmark data needed): a sweep picks
 settings, the shipped model is rebuilt with them by ``azr pretrain`` on the CPU.
 
     python benchmarks/pretrain_sweep.py --out sweep.json \\
