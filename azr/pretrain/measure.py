@@ -86,10 +86,13 @@ def answer_logprobs(model, tokenizer, contexts: Sequence[str], answers: Sequence
                     batch_size: int = 16) -> list[tuple[float, int]]:
     """(summed log-probability, token count) of each answer followed by EOS, after its context.
 
-    Teacher-forced, one forward pass per batch of right-padded ``context + answer + EOS`` rows
-    [B, L]; context and answer are tokenized separately, as in sampling.
+    Teacher-forced over right-padded ``context + answer + EOS`` rows [B, L], scored on the
+    answer positions only by the RL core's chunked ``policy_logprobs`` (no full-vocabulary
+    logits); context and answer are tokenized separately, as in sampling.
     """
     import torch
+
+    from azr.rl.logprobs import policy_logprobs
 
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     device = next(model.parameters()).device
@@ -101,15 +104,15 @@ def answer_logprobs(model, tokenizer, contexts: Sequence[str], answers: Sequence
         rows = [c + a + [eos] for c, a in zip(ctx, ans)]
         ids = torch.full((len(rows), max(map(len, rows))), pad, dtype=torch.long)
         mask = torch.zeros_like(ids)
-        for i, r in enumerate(rows):
+        score = torch.zeros_like(ids)
+        for i, (r, c) in enumerate(zip(rows, ctx)):
             ids[i, : len(r)] = torch.tensor(r)
             mask[i, : len(r)] = 1
+            score[i, len(c) : len(r)] = 1  # the answer's tokens and EOS
         with torch.no_grad():
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None].to(device)).squeeze(-1).cpu()
-        for i, (c, a) in enumerate(zip(ctx, ans)):
-            n = len(a) + 1  # the answer's tokens and EOS, predicted from position len(c) - 1 on
-            out.append((float(logp[i, len(c) - 1 : len(c) - 1 + n].sum()), n))
+            logp, _ = policy_logprobs(model, ids.to(device), mask.to(device), score.to(device))
+        sums = logp.sum(-1).cpu()
+        out.extend((float(sums[i]), len(r) - len(c)) for i, (r, c) in enumerate(zip(rows, ctx)))
     return out
 
 
@@ -242,8 +245,7 @@ def measure(model, tokenizer, sandbox, cfg: MeasureConfig = MeasureConfig(),
     metrics = {k: _rate(v) for k, v in sorted(results.items())}
     for key, ls in sorted(lengths.items()):
         metrics[f"{key}/response_tokens_mean"] = round(sum(ls) / len(ls), 1)
-    if cfg.reference_scores:  # full-vocab logits of whole prompts: at most 32 rows at a time
-        ref_batch = min(cfg.batch_size, 32)
-        metrics.update(reference_scores(model, tokenizer, triplets[:n], inductions[:n], solutions[:n], ref_batch))
+    if cfg.reference_scores:
+        metrics.update(reference_scores(model, tokenizer, triplets[:n], inductions[:n], solutions[:n], cfg.batch_size))
     metrics["n_per_group"] = n
     return metrics, examples
