@@ -46,9 +46,9 @@ def variant(name: str, extra: list[str], args: argparse.Namespace) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     log = work / "log.txt"
     base = [sys.executable, "-m", "azr", "pretrain", "--no-decontam", "--work-dir", str(work),
-            "--out", str(work / "model"), "--threads", "1", "--workers", str(args.workers), *extra]
+            "--out", str(work / "model"), "--threads", "1", "--workers", str(args.workers)]
     t = time.perf_counter()
-    rc = run(base + ["--max-steps", "1", "--measure-n", "0"], log)  # corpus + tokenizer (cached)
+    rc = run(base + extra + ["--max-steps", "1", "--measure-n", "0"], log)  # corpus + tokenizer (cached)
     row: dict = {"args": extra, "build_rc": rc, "build_s": round(time.perf_counter() - t, 1)}
     if rc:
         return row
