@@ -1,0 +1,171 @@
+"""Pinned self-play metrics: a behaviour-preservation guard for refactors.
+
+Two steps of the tiny preset (shrunk through ``--set``) with a fixed seed, on CPU, through
+``azr.cli.main``. The numbers below were recorded from the code before the architecture
+consolidation (issue 16); a refactor that claims to preserve behaviour must reproduce them.
+If an intended change moves them, re-record them in the same commit and say why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+ARGS = [
+    "--set", "selfplay.propose_batch=2", "--set", "selfplay.solve_batch=2",
+    "--set", "selfplay.learnability_samples=2", "--set", "rollout.max_new_tokens=24",
+    "--set", "selfplay.val_every=2", "--set", "selfplay.val_size=2",
+    "--set", "checkpoint.every=0", "--set", "run.data_dir=", "--set", "run.seed=7",
+    # a non-zero gradient although every reward is equal (random model): the entropy bonus;
+    # several micro-batches; off-policy proposer rows (importance weights)
+    "--set", "loss.entropy_coef=0.01", "--set", "optim.lr=1e-3", "--set", "optim.micro_batch_tokens=64",
+    "--set", "controls.propose_temperature=1.3",
+]
+
+#: step -> {metric: value}, recorded on CPU with OMP_NUM_THREADS=1.
+PINNED: dict[int, dict[str, float]] = {
+    1: {
+        'advantage/propose/abduction/mean': 0.0,
+        'advantage/propose/abduction/std': 0.0,
+        'advantage/propose/deduction/mean': 0.0,
+        'advantage/propose/deduction/std': 0.0,
+        'advantage/propose/induction/mean': 0.0,
+        'advantage/propose/induction/std': 0.0,
+        'advantage/solve/abduction/mean': 0.0,
+        'advantage/solve/abduction/std': 0.0,
+        'advantage/solve/deduction/mean': 0.0,
+        'advantage/solve/deduction/std': 0.0,
+        'advantage/solve/induction/mean': 0.0,
+        'advantage/solve/induction/std': 0.0,
+        'entropy/overall': 7.610967596371968,
+        'entropy/propose/abduction': 7.610917806625366,
+        'entropy/propose/deduction': 7.610989093780518,
+        'entropy/propose/induction': 7.611008644104004,
+        'entropy/solve/abduction': 7.611057758331299,
+        'entropy/solve/deduction': 7.610937595367432,
+        'entropy/solve/induction': 7.610894680023193,
+        'explore/ess': 0.9986566305160522,
+        'explore/fraction': 0.5,
+        'explore/truncated_frac': 0.0,
+        'explore/weight_mean': 0.9951791763305664,
+        'loss/approx_kl': 0.0,
+        'loss/clipfrac_dual': 0.0,
+        'loss/clipfrac_high': 0.0,
+        'loss/clipfrac_low': 0.0,
+        'loss/entropy': 7.610967516899109,
+        'loss/grad_norm': 7.716316758887842e-05,
+        'loss/lr': 0.001,
+        'loss/micro_batches': 12.0,
+        'loss/policy': 0.0,
+        'loss/skipped': 0.0,
+        'loss/tokens': 288.0,
+        'loss/total': -0.07610967382788658,
+        'propose/abduction/response_length_mean': 24.0,
+        'propose/abduction/reward_mean': -1.0,
+        'propose/deduction/response_length_mean': 24.0,
+        'propose/deduction/reward_mean': -1.0,
+        'propose/induction/response_length_mean': 24.0,
+        'propose/induction/reward_mean': -1.0,
+        'solve/abduction/accuracy': 0.0,
+        'solve/abduction/response_length_mean': 24.0,
+        'solve/abduction/reward_mean': -1.0,
+        'solve/deduction/accuracy': 0.0,
+        'solve/deduction/response_length_mean': 24.0,
+        'solve/deduction/reward_mean': -1.0,
+        'solve/induction/accuracy': 0.0,
+        'solve/induction/response_length_mean': 24.0,
+        'solve/induction/reward_mean': -1.0,
+    },
+    2: {
+        'advantage/propose/abduction/mean': 0.0,
+        'advantage/propose/abduction/std': 0.0,
+        'advantage/propose/deduction/mean': 0.0,
+        'advantage/propose/deduction/std': 0.0,
+        'advantage/propose/induction/mean': 0.0,
+        'advantage/propose/induction/std': 0.0,
+        'advantage/solve/abduction/mean': 0.0,
+        'advantage/solve/abduction/std': 0.0,
+        'advantage/solve/deduction/mean': 0.0,
+        'advantage/solve/deduction/std': 0.0,
+        'advantage/solve/induction/mean': 0.0,
+        'advantage/solve/induction/std': 0.0,
+        'entropy/overall': 7.612743695576985,
+        'entropy/propose/abduction': 7.612666368484497,
+        'entropy/propose/deduction': 7.6126439571380615,
+        'entropy/propose/induction': 7.612642765045166,
+        'entropy/solve/abduction': 7.61287784576416,
+        'entropy/solve/deduction': 7.612886190414429,
+        'entropy/solve/induction': 7.612745046615601,
+        'explore/ess': 0.9987953305244446,
+        'explore/fraction': 0.5,
+        'explore/truncated_frac': 0.0,
+        'explore/weight_mean': 1.0021262168884277,
+        'loss/approx_kl': 0.0,
+        'loss/clipfrac_dual': 0.0,
+        'loss/clipfrac_high': 0.0,
+        'loss/clipfrac_low': 0.0,
+        'loss/entropy': 7.6127437353134155,
+        'loss/grad_norm': 0.00020569516345858574,
+        'loss/lr': 0.001,
+        'loss/micro_batches': 12.0,
+        'loss/policy': 0.0,
+        'loss/skipped': 0.0,
+        'loss/tokens': 288.0,
+        'loss/total': -0.07612743554636836,
+        'propose/abduction/response_length_mean': 24.0,
+        'propose/abduction/reward_mean': -1.0,
+        'propose/deduction/response_length_mean': 24.0,
+        'propose/deduction/reward_mean': -1.0,
+        'propose/induction/response_length_mean': 24.0,
+        'propose/induction/reward_mean': -1.0,
+        'solve/abduction/accuracy': 0.0,
+        'solve/abduction/response_length_mean': 24.0,
+        'solve/abduction/reward_mean': -1.0,
+        'solve/deduction/accuracy': 0.0,
+        'solve/deduction/response_length_mean': 24.0,
+        'solve/deduction/reward_mean': -1.0,
+        'solve/induction/accuracy': 0.0,
+        'solve/induction/response_length_mean': 24.0,
+        'solve/induction/reward_mean': -1.0,
+        'val/gen_i/accuracy': 0.0,
+        'val/gen_o/accuracy': 0.0,
+    },
+}
+
+KEYS = ("loss/", "entropy/", "reward_mean", "accuracy", "advantage/", "explore/", "response_length_mean")
+
+
+def _pinned_subset(row: dict) -> dict:
+    return {k: v for k, v in row.items()
+            if isinstance(v, (int, float)) and not k.startswith(("time/", "tokens_per_s"))
+            and any(s in k for s in KEYS)}
+
+
+@pytest.fixture(scope="module")
+def rows(tiny_model_dir, tmp_path_factory):
+    from azr.cli import main
+
+    run_dir = tmp_path_factory.mktemp("pinned") / "run"
+    old = os.environ.pop("AZR_DATA_DIR", None)
+    try:
+        argv = ["train", "--preset", "tiny", "--steps", "2", "--run-dir", str(run_dir),
+                "--set", f"model.path={tiny_model_dir}", *ARGS]
+        assert main(argv) == 0
+    finally:
+        if old is not None:
+            os.environ["AZR_DATA_DIR"] = old
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_two_steps_reproduce_the_pinned_metrics(rows):
+    assert [r["step"] for r in rows] == [1, 2]
+    got = {r["step"]: _pinned_subset(r) for r in rows}
+    if not PINNED:  # recording mode (only while the table is empty)
+        print(json.dumps(got, indent=1, sort_keys=True))
+        pytest.fail("PINNED is empty: record the values printed above")
+    for step, want in PINNED.items():
+        assert set(got[step]) == set(want), (step, sorted(set(got[step]) ^ set(want)))
+        for key, value in want.items():
+            assert got[step][key] == pytest.approx(value, rel=1e-4, abs=1e-6), (step, key)
