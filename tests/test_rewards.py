@@ -50,24 +50,65 @@ def test_rates_out_of_range_rejected():
         RewardConfig(target_rate=1.0)
 
 
-def test_format_wrapper_proposer():
-    assert proposer_final_reward(Outcome.PASSABLE, 0.25, CFG) == 0.75
-    assert proposer_final_reward(Outcome.WRONG, None, CFG) == -0.5
-    assert proposer_final_reward(Outcome.FORMAT_ERROR, None, CFG) == -1.0
-    # AZR's code: -0.5 for a valid proposal nobody/everybody solves; the paper: 0.
-    assert proposer_final_reward(Outcome.PASSABLE, 0.0, CFG) == -0.5
-    assert proposer_final_reward(Outcome.PASSABLE, 1.0, CFG) == -0.5
-    paper = RewardConfig(degenerate_reward=0.0)
-    assert proposer_final_reward(Outcome.PASSABLE, 1.0, paper) == 0.0
+# The reference's reward manager (absolute_zero_reasoner/rewards/reward_managers.py, branch
+# `paper`), case by case. Proposer ("gen") branch: format score 0 (the program or its inputs
+# fail parsing / the single-function rule / banned keywords / execution / determinism, or the
+# completion is not in the answer format) -> -1; valid with accuracy reward > 0 -> that reward;
+# valid with accuracy reward 0 (solve rate 0 or 1 under `one_minus`) -> -0.5.
+# Solver ("pred") branch: format score 0 -> -1; accuracy > 0 -> accuracy; else -0.5.
+REFERENCE_PROPOSER_CASES = [
+    (Outcome.FORMAT_ERROR, None, -1.0),  # the completion does not parse
+    (Outcome.WRONG, None, -1.0),  # parsed, invalid program / inputs / execution
+    (Outcome.PASSABLE, 0.0, -0.5),  # valid, nobody solves it
+    (Outcome.PASSABLE, 1.0, -0.5),  # valid, everybody solves it
+    (Outcome.PASSABLE, 0.25, 0.75),  # valid, learnable: 1 - s
+    (Outcome.PASSABLE, 0.875, 0.125),
+]
+REFERENCE_SOLVER_CASES = [
+    (Outcome.FORMAT_ERROR, False, -1.0),  # no parsable answer
+    (Outcome.PASSABLE, False, -0.5),  # parsed, wrong
+    (Outcome.PASSABLE, True, 1.0),  # parsed, correct
+]
+
+
+@pytest.mark.parametrize("outcome,rate,expected", REFERENCE_PROPOSER_CASES)
+def test_proposer_defaults_follow_the_reference_branches(outcome, rate, expected):
+    assert proposer_final_reward(outcome, rate, CFG) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("outcome,correct,expected", REFERENCE_SOLVER_CASES)
+def test_solver_defaults_follow_the_reference_branches(outcome, correct, expected):
+    assert solver_final_reward(outcome, correct, CFG) == expected
+
+
+def test_invalid_and_trivial_proposals_score_differently_by_default():
+    assert proposer_final_reward(Outcome.WRONG, None, CFG) < proposer_final_reward(Outcome.PASSABLE, 1.0, CFG)
+
+
+def test_named_options_restore_the_alternatives():
+    old = RewardConfig(invalid_proposal=-0.5, degenerate_reward=0.0, solver_wrong=0.0)
+    assert proposer_final_reward(Outcome.WRONG, None, old) == -0.5
+    assert proposer_final_reward(Outcome.PASSABLE, 1.0, old) == 0.0
+    assert proposer_final_reward(Outcome.PASSABLE, 0.0, old) == 0.0
+    assert proposer_final_reward(Outcome.FORMAT_ERROR, None, old) == -1.0
+    assert solver_final_reward(Outcome.PASSABLE, False, old) == 0.0
+    assert solver_final_reward(Outcome.PASSABLE, True, old) == 1.0
+    assert solver_final_reward(Outcome.FORMAT_ERROR, False, old) == -1.0
+
+
+def test_a_valid_proposal_needs_its_rate_and_a_solver_cannot_be_invalid():
     with pytest.raises(ValueError):
         proposer_final_reward(Outcome.PASSABLE, None, CFG)
+    with pytest.raises(ValueError):
+        solver_final_reward(Outcome.WRONG, False, CFG)
 
 
-def test_format_wrapper_solver_and_off_switch():
-    assert solver_final_reward(Outcome.PASSABLE, True, CFG) == 1.0
-    assert solver_final_reward(Outcome.PASSABLE, False, CFG) == 0.0
-    assert solver_final_reward(Outcome.FORMAT_ERROR, False, CFG) == -1.0
+def test_format_aware_off_switch():
     plain = RewardConfig(format_aware=False)
     assert solver_final_reward(Outcome.FORMAT_ERROR, False, plain) == 0.0
+    assert solver_final_reward(Outcome.PASSABLE, False, plain) == 0.0
+    assert solver_final_reward(Outcome.PASSABLE, True, plain) == 1.0
     assert proposer_final_reward(Outcome.WRONG, None, plain) == 0.0
+    assert proposer_final_reward(Outcome.FORMAT_ERROR, None, plain) == 0.0
+    assert proposer_final_reward(Outcome.PASSABLE, 1.0, plain) == 0.0
     assert proposer_final_reward(Outcome.PASSABLE, 0.5, RewardConfig(proposer="eq3")) == 1.0

@@ -105,14 +105,14 @@ def test_step_survives_hostile_proposals_and_rewards_them(step7):
     by_group = {g: [r for r in exp.rollouts if r.group == g] for g in GROUPS}
     assert [len(by_group[(t, Role.PROPOSE)]) for t in TaskType] == [4, 4, 4]
     assert [len(by_group[(t, Role.SOLVE)]) for t in TaskType] == [5, 5, 5]
-    # every hostile abduction proposal is invalid (well formatted: -0.5), none crashed the step
+    # every hostile abduction proposal is invalid (reward.invalid_proposal: -1), none crashed the step
     abd = by_group[(TaskType.ABDUCTION, Role.PROPOSE)]
-    assert all(r.info["outcome"] == "wrong" and r.reward == -0.5 for r in abd)
+    assert all(r.info["outcome"] == "wrong" and r.reward == -1.0 for r in abd)
     assert {r.info["reason"].split(":")[0] for r in abd} >= {"timeout", "forbidden_import"}
     ded = by_group[(TaskType.DEDUCTION, Role.PROPOSE)]
     assert [r.info["outcome"] for r in ded] == ["passable", "format_error", "passable", "passable"]
     assert ded[1].reward == -1.0
-    # valid proposals: solved by "42" always (a*2 on 21) -> s = 1 -> AZR's -0.5; "cba" never -> s = 0
+    # valid proposals: solved by "42" always (a*2 on 21) -> s = 1 -> reward.degenerate_reward -0.5; "cba" never -> s = 0
     assert ded[0].info["solve_rate"] == 1.0 and ded[0].reward == -0.5
     assert ded[2].info["solve_rate"] == 0.0
     # induction: the failing input 1/0 and the duplicate are dropped, 2 pairs remain

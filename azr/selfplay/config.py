@@ -89,15 +89,18 @@ class RewardConfig:
     target_rate: float = 0.5
     """Peak of the "target_rate" proposer reward (0 < t < 1)."""
     format_aware: bool = True
-    """Wrap role rewards: passable -> role reward, well formatted but wrong/invalid ->
-    ``wrong_format_reward``, format error -> ``format_error_reward``."""
-    wrong_format_reward: float = -0.5
-    """Reward of a well-formatted proposal that fails validation (paper: -0.5)."""
+    """Apply the penalties below (Eq. 6); False: role reward when passable, else 0."""
     format_error_reward: float = -1.0
-    """Reward of a completion that does not parse (paper: -1)."""
+    """Reward of a completion that does not parse, proposer or solver (reference: -1)."""
+    invalid_proposal: float = -1.0
+    """Reward of a parsed proposal that fails validation (reference ``paper`` branch: -1, its
+    format score is 0); -0.5 scores it like a valid but trivial proposal."""
     degenerate_reward: float = -0.5
-    """Reward of a valid proposal whose solve rate is 0 or 1: -0.5 as in AZR's code, 0.0 as in
-    the paper's equation."""
+    """Reward of a valid proposal whose solve rate is 0 or 1 (reference: -0.5); 0.0 is the
+    paper's Eq. 4 read literally."""
+    solver_wrong: float = -0.5
+    """Reward of a solver answer that parsed but is wrong (reference and paper Eq. 6: -0.5);
+    0.0 gives a plain 1/0 solver reward."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.target_rate < 1.0:

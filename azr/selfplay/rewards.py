@@ -4,14 +4,28 @@
   correctness of n solver samples drawn at the rollout temperature) to a reward; every one is
   0 at s in {0, 1} (a task nobody or everybody solves teaches nothing). Selected by name with
   ``reward.proposer``; the trainer never branches on the name.
-- The solver reward is 1 if the answer is correct, else 0.
-- The format-aware wrapper (Absolute Zero paper, Eq. 6) maps an ``Outcome`` to the final
-  scalar: a *passable* response gets its role reward; a well-formatted response that is
-  wrong/invalid gets ``wrong_format_reward`` (-0.5); a format error gets
-  ``format_error_reward`` (-1). For the proposer, "passable" means the proposal is valid;
-  for the solver, that the answer parsed (a parsed but wrong answer is passable with role
-  reward 0, as in AZR's code). A valid proposal with s in {0, 1} gets
-  ``degenerate_reward``: -0.5 in AZR's code, 0.0 in the paper's equation.
+- The format-aware wrapper (Absolute Zero paper, Eq. 6) maps a completion's ``Outcome`` to
+  the final scalar. The defaults are those of the reference implementation's reward manager
+  (``absolute_zero_reasoner/rewards/reward_managers.py``, branch ``paper``; see
+  docs/fidelity.md), each penalty a named ``RewardConfig`` field:
+
+  ============  =======================================  ===========================  ========
+  role          case                                     field                        default
+  ============  =======================================  ===========================  ========
+  proposer      the completion does not parse            ``format_error_reward``      -1
+  proposer      parsed, but the proposal is invalid       ``invalid_proposal``         -1
+                (program, inputs, execution, determinism)
+  proposer      valid, solve rate s in {0, 1}            ``degenerate_reward``        -0.5
+  proposer      valid, 0 < s < 1                          the registry's reward(s)
+  solver        the answer does not parse                ``format_error_reward``      -1
+  solver        parsed and wrong                          ``solver_wrong``             -0.5
+  solver        parsed and correct                        1
+  ============  =======================================  ===========================  ========
+
+  The options ``invalid_proposal=-0.5`` (an invalid proposal scored like a valid but
+  trivial one), ``degenerate_reward=0.0`` (the paper's equation taken literally) and
+  ``solver_wrong=0.0`` (a plain 1/0 solver reward for parsed answers) are earlier azr
+  behaviours. ``format_aware=False`` drops every penalty: role reward when passable, else 0.
 """
 
 from __future__ import annotations
@@ -32,7 +46,8 @@ def _check_rate(s: float) -> float:
 
 
 def learnability(s: float, cfg: RewardConfig) -> float:
-    """AZR's learnability reward: 1 - s, and 0 when s in {0, 1}."""
+    """The learnability reward (paper Eq. 4; the reference's ``one_minus`` conversion): 1 - s,
+    and 0 when s in {0, 1}."""
     s = _check_rate(s)
     return 0.0 if s in (0.0, 1.0) else 1.0 - s
 
@@ -59,49 +74,40 @@ PROPOSER_REWARDS: dict[str, ProposerReward] = {
 }
 
 
-def solver_reward(correct: bool) -> float:
-    """1 if the solver's answer is correct, else 0."""
-    return 1.0 if correct else 0.0
-
-
 class Outcome(str, Enum):
     """How a completion fared before its role reward applies."""
 
     PASSABLE = "passable"  # proposer: valid proposal; solver: the answer parsed
-    WRONG = "wrong"  # well formatted, but the proposal failed validation
+    WRONG = "wrong"  # proposer only: parsed, but the proposal failed validation
     FORMAT_ERROR = "format_error"  # the completion did not parse
 
 
-def format_aware(outcome: Outcome, role_reward: float, cfg: RewardConfig) -> float:
-    """The final reward of a completion (see the module docstring).
+def proposer_final_reward(outcome: Outcome, solve_rate: float | None, cfg: RewardConfig) -> float:
+    """A proposal's reward (see the module docstring's table).
 
-    Without ``cfg.format_aware`` the role reward is used for passable completions and 0
-    otherwise.
+    ``solve_rate`` is required for a valid (``PASSABLE``) proposal and ignored otherwise.
     """
     outcome = Outcome(outcome)
-    if outcome is Outcome.PASSABLE:
-        return float(role_reward)
-    if not cfg.format_aware:
-        return 0.0
-    return cfg.wrong_format_reward if outcome is Outcome.WRONG else cfg.format_error_reward
-
-
-def proposer_final_reward(outcome: Outcome, solve_rate: float | None, cfg: RewardConfig) -> float:
-    """A proposal's reward: the registry's reward of its solve rate when valid (or
-    ``degenerate_reward`` at s in {0, 1}), else the format wrapper's penalty."""
-    outcome = Outcome(outcome)
-    if outcome is not Outcome.PASSABLE:
-        return format_aware(outcome, 0.0, cfg)
+    if outcome is Outcome.FORMAT_ERROR:
+        return cfg.format_error_reward if cfg.format_aware else 0.0
+    if outcome is Outcome.WRONG:
+        return cfg.invalid_proposal if cfg.format_aware else 0.0
     if solve_rate is None:
         raise ValueError("a valid proposal needs its estimated solve rate")
     if _check_rate(solve_rate) in (0.0, 1.0):
         return cfg.degenerate_reward if cfg.format_aware else 0.0
-    return format_aware(outcome, PROPOSER_REWARDS[cfg.proposer](solve_rate, cfg), cfg)
+    return float(PROPOSER_REWARDS[cfg.proposer](solve_rate, cfg))
 
 
 def solver_final_reward(outcome: Outcome, correct: bool, cfg: RewardConfig) -> float:
-    """A solver answer's reward: 1/0 when it parsed, the format penalty otherwise."""
+    """A solver answer's reward: 1 when it parsed and is correct, ``solver_wrong`` when it
+    parsed and is wrong, ``format_error_reward`` when it did not parse (without
+    ``format_aware``: 1/0)."""
     outcome = Outcome(outcome)
     if outcome is Outcome.WRONG:
         raise ValueError("a solver answer is either passable (parsed) or a format error")
-    return format_aware(outcome, solver_reward(correct) if outcome is Outcome.PASSABLE else 0.0, cfg)
+    if outcome is Outcome.PASSABLE and correct:
+        return 1.0
+    if not cfg.format_aware:
+        return 0.0
+    return cfg.solver_wrong if outcome is Outcome.PASSABLE else cfg.format_error_reward
