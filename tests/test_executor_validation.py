@@ -118,13 +118,13 @@ def test_induction_answer_must_reproduce_every_hidden_pair(sb):
     res = verify_induction(sb, [
         ("def f(a, b):\n    return a + b", pairs),
         ("def f(a, b):\n    if a == 1:\n        return 3\n    return 10", pairs),
-        ("import os\ndef f(a, b):\n    return a + b", pairs),
+        ("import random\ndef f(a, b):\n    return a + b", pairs),
         ("def f(a, b):\n    while True: pass", pairs),
         ("def g(a, b):\n    return a + b", pairs),
     ])
     assert res[0].correct
     assert res[1].reason == "wrong_value" and "hidden pair 2" in res[1].detail
-    assert res[2].reason == "forbidden_import:os"
+    assert res[2].reason == "forbidden_import:random"
     assert res[3].reason == "timeout"
     assert res[4].reason == "missing_function:f"
 

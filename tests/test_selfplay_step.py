@@ -22,7 +22,7 @@ from azr.tasks.types import GROUPS, Role, TaskType
 HOSTILE = [
     "def f(a):\n    while True:\n        pass",  # timeout
     "def f(a):\n    return [0] * 10 ** 10",  # memory
-    "import os\ndef f(a):\n    return os.system('touch /tmp/azr_pwned')",  # forbidden import
+    "import subprocess\ndef f(a):\n    return subprocess.call(['touch', '/tmp/azr_pwned'])",  # forbidden import
     "def f(a):\n    return 'x' * 10 ** 7",  # output too large
     "def f(a):\n    raise SystemExit(3)",  # exits
     "def f(a):\n    return object()",  # not a literal

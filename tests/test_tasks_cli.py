@@ -25,7 +25,7 @@ def _rows(out: str) -> list[dict]:
 def test_validate(tmp_path, capsys):
     path = _write(tmp_path, [
         {"id": "a", "type": "deduction", "program": "def f(x):\n    return x * 2", "input": "21"},
-        {"id": "b", "type": "abduction", "program": "import os\ndef f(x):\n    return x", "input": "1"},
+        {"id": "b", "type": "abduction", "program": "import subprocess\ndef f(x):\n    return x", "input": "1"},
         {"id": "c", "type": "induction", "program": "def f(x):\n    return -x", "inputs": ["1", "2.5"]},
         {"id": "d", "type": "deduction", "program": "def f(x):\n    while True: pass", "input": "1"},
     ])
@@ -33,7 +33,7 @@ def test_validate(tmp_path, capsys):
     rows = _rows(capsys.readouterr().out)
     assert code == 0
     assert rows[0] == {"id": "a", "valid": True, "reason": "", "output": "42"}
-    assert rows[1]["valid"] is False and rows[1]["reason"].startswith("forbidden_import:os")
+    assert rows[1]["valid"] is False and rows[1]["reason"].startswith("forbidden_import:subprocess")
     assert rows[2] == {"id": "c", "valid": True, "reason": "", "outputs": ["-1", "-2.5"]}
     assert rows[3]["valid"] is False and rows[3]["reason"].startswith("timeout")
 

@@ -1,17 +1,34 @@
 """Static checks of model-written programs and inputs (a reward filter, not a security boundary).
 
-The checks reject programs that would make a task meaningless or unsafe to reward:
-non-deterministic or environment-dependent modules (AZR's list: ``random``, ``time``,
-``datetime``, ``hashlib`` ...), and the usual escape hatches (``os``, ``ctypes``, ``eval``,
-``__import__``, ``().__class__.__bases__[0].__subclasses__()`` ...). Aliasing is caught
-because imports are checked by module, not by the name they are bound to. The sandbox in
-``azr.executor.sandbox`` is what actually contains a program that gets past these checks.
+The checks reject programs that would make a task meaningless or unsafe to reward. Two
+named rule sets (``RULES``) say which modules are banned:
 
-Unlike the reference code's "single def" regex, helper functions, nested functions and
-classes are allowed; the only structural requirement is a top-level ``def f``.
+- ``"reference"`` (the default): the Absolute Zero reference's list (``banned_words`` of
+  ``absolute_zero_reasoner/configs/azr_ppo_trainer.yaml``, branch ``paper``: ``logging``,
+  ``random``, ``multiprocessing``, ``pebble``, ``subprocess``, ``threading``, ``datetime``,
+  ``time``, ``hashlib``, ``hmac``, ``bcrypt``, ``calendar``, and the dotted ``os.sys``,
+  ``os.path``, ``sys.exit``, ``os.environ`` that its module-name check can never match but
+  that we apply as meant), plus ``SANDBOX_INTEGRITY_MODULES`` (interpreter internals, ctypes,
+  sockets, signals: a deliberate addition, see docs/fidelity_tasks.md). ``os``, ``sys`` and
+  ``numpy`` are *not* banned, as in the reference; the sandbox contains what ``os`` can do.
+  Like the reference's executor, any source text containing ``input(`` is refused.
+- ``"strict"``: azr's earlier, longer list (``os``, ``sys``, ``numpy``, ``io``, ``types`` ...),
+  no text rule.
+
+In both sets the usual escape hatches are refused (``eval``, ``exec``, ``open``,
+``__import__``, ``().__class__.__bases__[0].__subclasses__()`` ...): the reference accepts
+them; we do not, so that model output never reaches the interpreter's internals. Aliasing is
+caught because imports are checked by module, not by the name they are bound to. The sandbox
+in ``azr.executor.sandbox`` is what actually contains a program that gets past these checks.
+
+Unlike the reference code's "single def" regex, nested functions and classes are allowed
+here; the only structural requirement is a top-level ``def f``. The proposer-side rule of one
+top-level function (and renaming it to ``f``) is applied when a proposal is parsed
+(``azr.tasks.parsing.normalize_entry``).
 
 Every function returns a ``CheckResult`` with a stable short ``reason`` code
-(``syntax_error``, ``forbidden_import:os``, ``forbidden_call:eval``, ...) and a detail string.
+(``syntax_error``, ``forbidden_import:os``, ``forbidden_call:eval``, ``forbidden_text:input(``,
+...) and a detail string.
 """
 
 from __future__ import annotations
@@ -19,8 +36,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-#: AZR's list (non-deterministic / environment-dependent) plus dangerous modules.
-FORBIDDEN_MODULES: frozenset[str] = frozenset(
+#: azr's earlier list (rule set "strict"): AZR's list plus dangerous modules.
+STRICT_FORBIDDEN_MODULES: frozenset[str] = frozenset(
     {
         # Absolute Zero reference list
         "logging", "random", "multiprocessing", "pebble", "subprocess", "threading",
@@ -39,6 +56,62 @@ FORBIDDEN_MODULES: frozenset[str] = frozenset(
         "linecache", "tokenize", "dis", "copyreg", "ast",
     }
 )
+
+#: The reference's ``banned_words`` (branch ``paper``), dotted entries included.
+REFERENCE_BANNED_MODULES: frozenset[str] = frozenset(
+    {
+        "logging", "random", "multiprocessing", "pebble", "subprocess", "threading", "datetime",
+        "time", "hashlib", "hmac", "bcrypt", "calendar", "os.sys", "os.path", "sys.exit", "os.environ",
+    }
+)
+
+#: Banned on top of the reference's list in rule set "reference": modules that reach the
+#: interpreter's internals, native code, signals or the network (deliberate, documented).
+SANDBOX_INTEGRITY_MODULES: frozenset[str] = frozenset(
+    {
+        "ctypes", "cffi", "importlib", "builtins", "__builtin__", "signal", "socket", "gc",
+        "inspect", "marshal", "pickle", "cPickle", "_thread", "resource", "pty", "fcntl", "mmap",
+        "faulthandler", "code", "codeop", "runpy", "pdb", "bdb", "trace", "tracemalloc",
+        "atexit", "sysconfig", "site", "zipimport", "asyncio", "concurrent", "urllib", "http",
+        "requests", "ftplib", "smtplib", "telnetlib", "ssl", "select", "selectors",
+        "socketserver", "xmlrpc", "webbrowser", "ensurepip", "pip",
+    }
+)
+
+
+@dataclass(frozen=True)
+class StaticRules:
+    """A named set of static rules: banned modules and banned source substrings."""
+
+    name: str
+    forbidden_modules: frozenset[str]
+    banned_text: tuple[str, ...] = ()
+    """Substrings refused anywhere in the program or input source (the reference's executor
+    refuses any code matching ``input(``, comments and strings included)."""
+    allow_starred_inputs: bool = True
+    """Accept ``*xs`` / ``**kw`` in an input's argument list (the reference evaluates inputs
+    as Python, so it accepts them)."""
+
+
+RULES: dict[str, StaticRules] = {
+    "reference": StaticRules("reference", REFERENCE_BANNED_MODULES | SANDBOX_INTEGRITY_MODULES,
+                             banned_text=("input(",), allow_starred_inputs=True),
+    "strict": StaticRules("strict", STRICT_FORBIDDEN_MODULES, banned_text=(), allow_starred_inputs=False),
+}
+DEFAULT_RULES = "reference"
+#: Modules banned by the default rule set.
+FORBIDDEN_MODULES: frozenset[str] = RULES[DEFAULT_RULES].forbidden_modules
+
+
+def get_rules(rules: "str | StaticRules") -> StaticRules:
+    """The ``StaticRules`` of a rule-set name (or the object itself)."""
+    if isinstance(rules, StaticRules):
+        return rules
+    try:
+        return RULES[rules]
+    except KeyError:
+        raise ValueError(f"unknown static rule set {rules!r}; known: {sorted(RULES)}") from None
+
 
 #: Builtins that must not be called or even referenced (``e = eval`` is caught too).
 FORBIDDEN_BUILTINS: frozenset[str] = frozenset(
@@ -96,15 +169,23 @@ def check_program(
     *,
     entry: str | None = "f",
     max_chars: int = 20_000,
-    forbidden_modules: frozenset[str] = FORBIDDEN_MODULES,
+    forbidden_modules: frozenset[str] | None = None,
+    rules: str | StaticRules = DEFAULT_RULES,
 ) -> CheckResult:
-    """Static checks of a program: size, syntax, a top-level ``def <entry>``, forbidden ops."""
+    """Static checks of a program: size, syntax, a top-level ``def <entry>``, forbidden ops.
+
+    ``rules`` names the rule set (``RULES``); ``forbidden_modules`` overrides its module list."""
+    rs = get_rules(rules)
+    forbidden_modules = rs.forbidden_modules if forbidden_modules is None else forbidden_modules
     if not isinstance(code, str):
         return _fail("not_a_string", type(code).__name__)
     if len(code) > max_chars:
         return _fail("program_too_long", f"{len(code)} > {max_chars} characters")
     if "\x00" in code:
         return _fail("syntax_error", "source contains a NUL byte")
+    banned = _banned_text(code, rs)
+    if banned is not None:
+        return banned
     try:
         tree = ast.parse(code, mode="exec")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
@@ -114,6 +195,13 @@ def check_program(
     ):
         return _fail(f"missing_function:{entry}", f"no top-level 'def {entry}(...)'")
     return check_tree(tree, forbidden_modules=forbidden_modules)
+
+
+def _banned_text(source: str, rules: StaticRules, prefix: str = "") -> CheckResult | None:
+    for text in rules.banned_text:
+        if text in source:
+            return _fail(f"{prefix}forbidden_text:{text}", f"source contains {text!r}")
+    return None
 
 
 def check_tree(tree: ast.AST, *, forbidden_modules: frozenset[str] = FORBIDDEN_MODULES) -> CheckResult:
@@ -203,14 +291,17 @@ class CallArgs:
 
 
 def check_input(
-    text: str, *, literal_only: bool = False, max_chars: int = 10_000
+    text: str, *, literal_only: bool = False, max_chars: int = 10_000,
+    rules: str | StaticRules = DEFAULT_RULES,
 ) -> tuple[CallArgs | None, CheckResult]:
     """Check that ``f(<text>)`` parses as one call and return its normalised arguments.
 
     With ``literal_only`` every argument must be a literal (``ast.literal_eval``); otherwise
     arguments may be expressions (``range(5)``, ``lambda x: x < 2``, as in CRUXEval) that
     pass the same forbidden-construct checks as programs, without ``:=`` (which would let
-    an input rebind the program's globals before the call). Starred arguments are rejected.
+    an input rebind the program's globals before the call: a solver could rewire the program
+    it is judged by; the reference accepts it). Starred arguments (``*xs``, ``**kw``) are
+    accepted when the rule set allows them (``"reference"``), rejected under ``"strict"``.
     Statements cannot be smuggled in: the text is parsed in expression mode and re-emitted
     with ``ast.unparse``.
     """
@@ -222,6 +313,10 @@ def check_input(
         return CallArgs("", 0), OK
     if "\x00" in text:
         return None, _fail("input_syntax_error", "input contains a NUL byte")
+    rs = get_rules(rules)
+    banned = _banned_text(text, rs, prefix="input_")
+    if banned is not None:
+        return None, banned
     try:
         tree = ast.parse(f"f({text}\n)", mode="eval")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
@@ -229,7 +324,8 @@ def check_input(
     call = tree.body
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "f"):
         return None, _fail("input_not_arguments", "input is not an argument list")
-    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+    starred = any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords)
+    if starred and not rs.allow_starred_inputs:
         return None, _fail("input_starred", "starred arguments are not allowed")
     nodes = list(call.args) + [k.value for k in call.keywords]
     for a in nodes:
@@ -241,11 +337,13 @@ def check_input(
             continue
         if any(isinstance(n, ast.NamedExpr) for n in ast.walk(a)):
             return None, _fail("input_forbidden:walrus", "assignment expressions are not allowed in inputs")
-        res = check_tree(a)
+        res = check_tree(a, forbidden_modules=rs.forbidden_modules)
         if not res.ok:
             return None, _fail(f"input_{res.reason}", res.detail)
     try:
-        parts = [ast.unparse(a) for a in call.args] + [f"{k.arg}={ast.unparse(k.value)}" for k in call.keywords]
+        parts = [ast.unparse(a) for a in call.args] + [
+            f"{k.arg}={ast.unparse(k.value)}" if k.arg is not None else f"**{ast.unparse(k.value)}"
+            for k in call.keywords]
     except (RecursionError, ValueError) as e:
         return None, _fail("input_syntax_error", f"{type(e).__name__}")
     return CallArgs(", ".join(parts), len(nodes)), OK
