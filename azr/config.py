@@ -26,11 +26,10 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 
-from azr.baselines.sections import ControlsConfig
 from azr.executor.config import ExecutorConfig
 from azr.rl.config import AdvantageConfig, CheckpointConfig, LossConfig, OptimConfig
 from azr.rollout.config import ModelConfig, RolloutConfig
-from azr.selfplay.config import RewardConfig, RunConfig, SelfPlayConfig
+from azr.selfplay.config import ControlsConfig, RewardConfig, RunConfig, SelfPlayConfig
 
 
 class ConfigError(ValueError):

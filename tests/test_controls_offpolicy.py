@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from azr.baselines.offpolicy import explore_count, importance_weights
+from azr.selfplay.offpolicy import explore_count, importance_weights
 
 
 def test_explore_count():
@@ -95,7 +95,7 @@ def test_rlvr_batch_weights_only_the_off_policy_samples(tiny_policy):
 
 
 def test_explore_flags_mark_the_last_of_each_group():
-    from azr.baselines.hooks import explore_flags
+    from azr.selfplay.controls import explore_flags
 
     groups = ["a", "a", "b", "a", "b", "a", "c"]
     # a: 4 items -> 2 explored (the last two a's); b: 2 -> 1; c: 1 -> 0 (a group keeps an on-policy sample)
@@ -119,8 +119,8 @@ class _Recorder:
 
 
 def test_generate_mixed_routes_the_flagged_prompts_to_the_explorer():
-    from azr.baselines.hooks import generate_mixed
-    from azr.baselines.sections import ControlsConfig
+    from azr.selfplay.controls import generate_mixed
+    from azr.selfplay.config import ControlsConfig
     from azr.rollout.types import SamplingParams
 
     engine, explorer = _Recorder("pi"), _Recorder("mu")
@@ -187,8 +187,8 @@ def test_selfplay_batch_reweights_only_the_off_policy_rows(tiny_policy):
 def test_behaviour_engine_loads_a_fixed_model_and_checks_its_vocabulary(tiny_policy, tiny_model_dir, tmp_path):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from azr.baselines.offpolicy import behaviour_engine
-    from azr.baselines.sections import ControlsConfig
+    from azr.selfplay.offpolicy import behaviour_engine
+    from azr.selfplay.config import ControlsConfig
     from azr.rollout.config import ModelConfig, RolloutConfig
 
     model, tok = tiny_policy

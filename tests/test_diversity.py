@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from azr.baselines.diversity import (
+from azr.selfplay.diversity import (
     apply_penalty,
     bleu,
     cluster,
@@ -99,7 +99,7 @@ def test_penalise_near_duplicates_only_touches_valid_proposals():
 
 
 def test_fast_bleu_matrix_equals_pairwise_bleu():
-    from azr.baselines.diversity import _bleu_matrix, _bleu_similarity
+    from azr.selfplay.diversity import _bleu_matrix, _bleu_similarity
     from azr.tasks.generator import generate_programs
 
     texts = [g.program for g in generate_programs(12, seed=5)] + [P1, P1_RENAMED_CONST, "", "x"]
@@ -111,8 +111,8 @@ def test_fast_bleu_matrix_equals_pairwise_bleu():
 
 
 def test_selfplay_hooks_penalise_duplicates_per_task_type_and_set_proposer_temperature():
-    from azr.baselines.hooks import apply_diversity_penalty, proposer_sampling
-    from azr.baselines.sections import ControlsConfig
+    from azr.selfplay.controls import apply_diversity_penalty, proposer_sampling
+    from azr.selfplay.config import ControlsConfig
     from azr.rollout.config import RolloutConfig
     from azr.rollout.types import Completion
     from azr.selfplay.records import Rollout

@@ -1,6 +1,7 @@
-"""Baselines and remedies: RLVR and SFT trainers over fixed triplet datasets, and the
-exploration controls (proposer diversity penalty, off-policy exploration mixing).
+"""Baselines: RLVR and SFT trainers over fixed triplet datasets (and their data).
 
-Submodules are imported where they are used (``azr.baselines.dataset`` and
-``azr.baselines.diversity`` are torch-free; the trainers and ``offpolicy`` need torch).
+They reuse the self-play core (``azr.selfplay``: solver grading, rewards, exploration
+controls, off-policy importance weights, the update) and add only their data and their
+step. Submodules are imported where they are used (``azr.baselines.dataset`` is torch-free;
+the trainers need torch).
 """

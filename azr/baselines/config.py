@@ -1,7 +1,7 @@
 """The config of ``azr rlvr`` / ``azr sft`` (torch-free).
 
 ``BaselineConfig`` is the self-play ``azr.config.Config`` (which already holds the
-``controls`` section) plus the ``rlvr`` and ``sft`` sections of ``azr.baselines.sections``, so every
+``controls`` section) plus the ``rlvr`` and ``sft`` sections below, so every
 other setting (model, rollout, executor, advantage, loss, optim, checkpoint, reward, run) is
 the same dataclass as in self-play, defined once. The study's remaining controls live where
 they are already defined: the entropy bonus (``loss.entropy_coef``), clip-higher
@@ -19,10 +19,68 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from azr.baselines.sections import ControlsConfig, RLVRConfig, SFTConfig
 from azr.config import Config
+from azr.selfplay.config import ControlsConfig
 
 __all__ = ["BaselineConfig", "ControlsConfig", "RLVRConfig", "SFTConfig", "command_overlay", "load_baseline_config"]
+
+SFTSource = Literal["reference", "rejection"]
+
+
+@dataclass(frozen=True)
+class RLVRConfig:
+    """RL with verifiable rewards over a fixed dataset (``azr rlvr``)."""
+
+    steps: int = 200
+    """Policy updates to run."""
+    prompts_per_step: int = 32
+    """Dataset problems per step (drawn without replacement, reshuffled each epoch)."""
+    group_size: int = 8
+    """n: samples per prompt; the GRPO group whose rewards are normalised together."""
+    dataset: tuple[str, ...] = ()
+    """JSONL files, folders or run directories of triplets (buffer-entry format); empty: a
+    generator-made dataset of ``generated_size`` problems (seeded by ``run.seed``)."""
+    generated_size: int = 96
+    """Problems in the generator-made default dataset (balanced over the task types)."""
+    task_types: tuple[str, ...] = ("deduction", "abduction", "induction")
+    """Task types of the dataset to train on."""
+    force_dataset: bool = False
+    """Train on a file even if it is a known evaluation benchmark (refused otherwise)."""
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "prompts_per_step", "group_size", "generated_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"rlvr.{name} must be >= 1, got {getattr(self, name)}")
+        _check_task_types("rlvr", self.task_types)
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    """Supervised fine-tuning on solutions (``azr sft``); dataset settings are ``rlvr``'s."""
+
+    steps: int = 100
+    """Optimiser steps to run."""
+    batch_size: int = 16
+    """(prompt, solution) pairs per step."""
+    source: SFTSource = "reference"
+    """"reference": the dataset's reference answers rendered as solver completions;
+    "rejection": the policy's own correct completions (sampled ``rejection_samples`` times
+    per problem at the rollout temperature, verified in the sandbox), refreshed each step."""
+    rejection_samples: int = 4
+    """Samples per problem for ``source: rejection``."""
+    think: str = ""
+    """Reasoning text put inside <think> of reference completions (empty: none)."""
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "rejection_samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"sft.{name} must be >= 1, got {getattr(self, name)}")
+
+
+def _check_task_types(section: str, types: tuple[str, ...]) -> None:
+    bad = set(types) - {"deduction", "abduction", "induction"}
+    if bad or not types:
+        raise ValueError(f"{section}.task_types must be a non-empty subset of deduction, abduction, induction; got {list(types)}")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ Off-policy exploration (``controls.explore_fraction`` > 0): that fraction of eac
 sampled by a behaviour sampler (the policy at ``controls.explore_temperature``, or the fixed
 model ``controls.explore_model``). Their PPO ratio is taken against the policy's own
 log-probs (recomputed at the rollout temperature) and their advantages are multiplied by the
-truncated importance weights pi_old / mu (``azr.baselines.offpolicy``): for non-negative
+truncated importance weights pi_old / mu (``azr.selfplay.offpolicy``): for non-negative
 constant weights, scaling the advantage equals weighting the per-token PPO loss.
 """
 
@@ -35,7 +35,7 @@ from azr.baselines.common import (
 )
 from azr.baselines.config import BaselineConfig
 from azr.baselines.dataset import Problem
-from azr.baselines.offpolicy import behaviour_engine, explore_count
+from azr.selfplay.offpolicy import behaviour_engine, explore_count
 from azr.rl.update import update_step
 from azr.rollout.types import SamplingParams
 from azr.selfplay.records import Rollout, derive_seed

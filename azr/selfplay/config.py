@@ -136,3 +136,51 @@ class RunConfig:
         bad = set(self.sinks) - {"jsonl", "tensorboard", "wandb"}
         if bad:
             raise ValueError(f"run.sinks: unknown sinks {sorted(bad)}; known: jsonl, tensorboard, wandb")
+
+
+@dataclass(frozen=True)
+class ControlsConfig:
+    """Exploration controls (the study's remedies). Self-play (``azr train``) uses all of them
+    (``azr.selfplay.controls``, ``azr.selfplay.offpolicy``); ``azr rlvr`` uses ``explore_*`` and
+    ``is_*``. All off by default."""
+
+    propose_temperature: float | None = None
+    """Proposer sampling temperature, separate from the solver's; None: rollout.temperature.
+    When it differs, proposer rows are off-policy for the update (which differentiates the
+    policy at rollout.temperature) and get the ``is_cap``/``is_level`` importance weights."""
+    explore_fraction: float = 0.0
+    """Off-policy exploration mixing: fraction of each group drawn from a behaviour sampler
+    (rounded per group; each group keeps one on-policy sample); 0 disables it. LUFFY (Yan et
+    al. 2025) mixes off-policy traces this way; the study's "escape the support bound"."""
+    explore_temperature: float = 1.5
+    """Temperature of the behaviour sampler."""
+    explore_model: str = ""
+    """Path of a fixed behaviour model (e.g. the base checkpoint, same tokenizer); empty:
+    the current policy at ``explore_temperature``."""
+    is_cap: float = 2.0
+    """Truncation of the importance weights pi_old / mu (truncated IS; >= 1)."""
+    is_level: Literal["token", "sequence"] = "token"
+    """Importance ratios per token, or one per sequence (product over its tokens)."""
+    diversity_weight: float = 0.0
+    """lambda of R-Zero's repetition penalty lambda * |cluster| / batch on valid proposals
+    (Huang et al. 2025); 0 disables it."""
+    diversity_threshold: float = 0.5
+    """Clustering distance threshold (1 - similarity) for near-duplicate proposals."""
+    diversity_measure: str = "bleu"
+    """Program similarity (``azr.selfplay.diversity.SIMILARITIES``): bleu or jaccard."""
+
+    def __post_init__(self) -> None:
+        if self.propose_temperature is not None and self.propose_temperature < 0:
+            raise ValueError(f"controls.propose_temperature must be >= 0, got {self.propose_temperature}")
+        if not 0.0 <= self.explore_fraction <= 1.0:
+            raise ValueError(f"controls.explore_fraction must be in [0, 1], got {self.explore_fraction}")
+        if self.explore_temperature <= 0:
+            raise ValueError(f"controls.explore_temperature must be > 0, got {self.explore_temperature}")
+        if self.is_cap < 1.0:
+            raise ValueError(f"controls.is_cap must be >= 1, got {self.is_cap}")
+        if self.diversity_weight < 0:
+            raise ValueError(f"controls.diversity_weight must be >= 0, got {self.diversity_weight}")
+        if not 0.0 <= self.diversity_threshold <= 1.0:
+            raise ValueError(f"controls.diversity_threshold must be in [0, 1], got {self.diversity_threshold}")
+        if self.diversity_measure not in ("bleu", "jaccard"):
+            raise ValueError(f"controls.diversity_measure must be bleu or jaccard, got {self.diversity_measure!r}")

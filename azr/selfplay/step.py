@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
-from azr.baselines.hooks import apply_diversity_penalty, generate_mixed, proposer_sampling
+from azr.selfplay.controls import apply_diversity_penalty, generate_mixed, proposer_sampling
 from azr.config import Config
 from azr.rollout.types import SamplingParams
 from azr.selfplay.buffer import Buffers, Task

@@ -178,7 +178,7 @@ def open_session(cfg: Config, run_dir: Path, resume: bool, dp=None) -> Session:
     the fallback tiny model), the engine is sharded and the update module DDP-wrapped."""
     import torch
 
-    from azr.baselines.offpolicy import behaviour_engine
+    from azr.selfplay.offpolicy import behaviour_engine
     from azr.rl.checkpoint import latest_checkpoint, load_checkpoint
     from azr.rl.optim import build_optimizer, build_scheduler
     from azr.rollout.hf import HFEngine

@@ -8,7 +8,7 @@ sample weight 0: forwarded (their entropy is logged) but no gradient. Rollouts w
 ``info["off_policy"]`` (exploration mixing, or a separate proposer temperature) are corrected
 after the advantages: their old log-probs are recomputed under the policy at the rollout
 temperature and their advantages scaled by truncated importance weights
-(``azr.baselines.offpolicy.reweight_off_policy``; ``explore/*`` metrics). The trainer never
+(``azr.selfplay.offpolicy.reweight_off_policy``; ``explore/*`` metrics). The trainer never
 branches on the estimator or loss name; the registries do.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import torch
 
-from azr.baselines.offpolicy import reweight_off_policy
+from azr.selfplay.offpolicy import reweight_off_policy
 from azr.config import Config
 from azr.rl.advantages import compute_advantages
 from azr.rl.batch import make_policy_batch

@@ -1,10 +1,10 @@
-"""Self-play hooks of the exploration controls: one call each from the self-play step (torch-free).
+"""The exploration controls of the self-play loop: one call each from the step (torch-free).
 
 - ``proposer_sampling(cfg, n, seed)``: the proposer's ``SamplingParams`` with
   ``controls.propose_temperature`` (the rollout temperature when None); the solver and the
   learnability samples keep ``rollout.temperature``.
 - ``apply_diversity_penalty(rollouts, controls)``: R-Zero's repetition penalty on the valid
-  proposals of each task type (``azr.baselines.diversity``), in place on ``Rollout.reward``;
+  proposals of each task type (``azr.selfplay.diversity``), in place on ``Rollout.reward``;
   returns ``diversity/<task>/...`` metrics. Call it after the proposer rewards are computed
   and before the advantages.
 - ``generate_mixed(engine, explorer, prompts, groups, params, controls, seed)``: off-policy
@@ -12,7 +12,7 @@
   prompts of each group are sampled by ``explorer`` at ``controls.explore_temperature``,
   the others by ``engine`` with ``params``; returns the completions in prompt order and the
   per-prompt ``explore`` flags. The update corrects the flagged rows with truncated
-  importance weights (``azr.baselines.offpolicy.reweight_off_policy``).
+  importance weights (``azr.selfplay.offpolicy.reweight_off_policy``).
 
 Proposal texts compared: program + input (deduction, abduction: the same function with
 another input is a near-duplicate task) and the inputs + message (induction: the program is
@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import replace
 
-from azr.baselines.diversity import penalise_near_duplicates
-from azr.baselines.sections import ControlsConfig
+from azr.selfplay.diversity import penalise_near_duplicates
+from azr.selfplay.config import ControlsConfig
 from azr.rollout.types import SamplingParams
 from azr.tasks.types import TASK_TYPES, Role, TaskType
 
@@ -71,7 +71,7 @@ def apply_diversity_penalty(rollouts: Sequence, controls: ControlsConfig) -> dic
 def explore_flags(groups: Sequence[Hashable], fraction: float) -> list[bool]:
     """Per item: drawn by the behaviour sampler? The last ``explore_count(n_g, fraction)`` items
     of each group ``g`` (``n_g`` items with that key, in order) are."""
-    from azr.baselines.offpolicy import explore_count
+    from azr.selfplay.offpolicy import explore_count
 
     positions: dict[Hashable, list[int]] = {}
     for i, g in enumerate(groups):
