@@ -34,7 +34,7 @@ def test_trr_sequence_weighted():
     # group 0: mean 2/3, unbiased std sqrt(((1/3)^2 * 2 + (2/3)^2) / 2) = sqrt(1/3)
     s = math.sqrt(1 / 3)
     expect = torch.tensor([(1 / 3) / s, (-2 / 3) / s, (1 / 3) / s, 0.0, 0.0])
-    a = adv("trr++")
+    a = adv("trr++", weighting="sequence")
     assert torch.allclose(per_seq(a), expect, atol=1e-6)
     assert torch.equal(a != 0, MASK.bool() & (GROUPS[:, None] == 0))  # zero off-mask and for singletons
 
@@ -44,10 +44,36 @@ def test_trr_token_weighted():
     s = math.sqrt(1 / 6)
     expect = torch.tensor([(1 / 6) / s, (-5 / 6) / s, (1 / 6) / s, 0.0, 0.0])
     assert torch.allclose(per_seq(adv("trr++", weighting="token")), expect, atol=1e-6)
+    assert torch.equal(adv("trr++"), adv("trr++", weighting="token"))  # the default
+
+
+def _reference_masked_whiten(returns, mask):
+    """verl's masked_whiten as the reference (branch paper) applies it to one sub-batch."""
+    mean = (returns * mask).sum() / mask.sum()
+    var = (((returns - mean) ** 2) * mask).sum() / mask.sum() * mask.sum() / (mask.sum() - 1)
+    return (returns - mean) * torch.rsqrt(var + 1e-8) * mask
+
+
+def test_trr_default_matches_the_reference_per_group_token_whitening():
+    g = torch.Generator().manual_seed(0)
+    B, T = 24, 7
+    scores = torch.tensor([-1.0, -0.5, 0.25, 1.0])[torch.randint(0, 4, (B,), generator=g)]
+    lengths = torch.randint(1, T + 1, (B,), generator=g)
+    mask = (torch.arange(T)[None, :] < lengths[:, None]).float()
+    groups = torch.randint(0, 6, (B,), generator=g)  # six (task, role) groups
+    ours = compute_advantages(scores, mask, groups, AdvantageConfig())
+    for k in range(6):
+        rows = groups == k
+        if rows.sum() < 2:
+            continue
+        # token returns with gamma 1 and the reward on the last response token
+        returns = scores[rows, None].double() * mask[rows].double()
+        ref = _reference_masked_whiten(returns, mask[rows].double()).float()
+        assert torch.allclose(ours[rows], ref, atol=1e-4), k
 
 
 def test_trr_without_std_and_constant_group():
-    assert torch.allclose(per_seq(adv("trr++", norm_std=False)), torch.tensor([1 / 3, -2 / 3, 1 / 3, 0, 0]))
+    assert torch.allclose(per_seq(adv("trr++", norm_std=False, weighting="sequence")), torch.tensor([1 / 3, -2 / 3, 1 / 3, 0, 0]))
     a = compute_advantages(torch.ones(3), torch.ones(3, 2), torch.zeros(3, dtype=torch.long), AdvantageConfig())
     assert torch.equal(a, torch.zeros(3, 2))  # all equal rewards: no signal, no NaN
 

@@ -10,11 +10,13 @@ RLOO and REINFORCE++-baseline; plain REINFORCE++ ignores it. A group of one samp
 baseline and gets advantage 0 (trr++, grpo, rloo). Standard deviations are unbiased (Bessel).
 
 - ``trr++`` (Task-Relative REINFORCE++, Absolute Zero): within each group, ``(r - mean) /
-  (std + eps)``. ``cfg.weighting="sequence"`` (default, the paper's formula) takes mean/std
-  over the group's sequences, each counting once; ``"token"`` weights each sequence by its
-  number of response tokens, i.e. whitens the token-level returns of the group (REINFORCE++
-  ``masked_whiten`` applied per group, as in the reference code), so long responses pull the
-  baseline towards their reward.
+  (std + eps)``. ``cfg.weighting="token"`` (default) weights each sequence by its number of
+  response tokens, i.e. whitens the token-level returns of the group: this is what the
+  reference implementation does (branch ``paper``: verl's REINFORCE++ ``masked_whiten`` over
+  the response tokens, called once per (task, role) sub-batch), so long responses pull the
+  baseline towards their reward. ``"sequence"`` takes mean/std over the group's sequences,
+  each counting once. (The reference adds 1e-8 to the variance, azr ``eps`` to the std; both
+  give 0 for a group of equal rewards.)
 - ``reinforce++``: whiten the token-level returns over the whole batch.
 - ``reinforce++-baseline``: subtract the group (prompt) mean, then whiten over the batch's tokens.
 - ``grpo``: within each group, ``r - mean``, divided by ``std + eps`` when ``cfg.norm_std``

@@ -16,8 +16,9 @@ class AdvantageConfig:
 
     estimator: str = "trr++"  # key of ADVANTAGE_ESTIMATORS: trr++, reinforce++, reinforce++-baseline, grpo, rloo
     norm_std: bool = True  # divide by the (group) std; False gives Dr. GRPO-style mean-only baselines
-    weighting: str = "sequence"  # trr++: group statistics over sequences ("sequence", the paper's
-    # formula) or over response tokens ("token", REINFORCE++-style masked whitening)
+    weighting: str = "token"  # trr++: group statistics over response tokens ("token": the reference's
+    # masked whitening of token returns per (task, role), branch paper) or over sequences
+    # ("sequence": each sample counts once, the paper's formula read per sample)
     eps: float = 1e-6  # added to the std before dividing
 
     def __post_init__(self) -> None:
