@@ -158,5 +158,28 @@ def _plain(s: str) -> bool:
     inp=st.text(min_size=1, max_size=40).filter(_plain),
 )
 def test_proposal_round_trip_property(program, inp):
-    r = parse_proposal("deduction", render_proposal("deduction", program=program, input=inp))
+    # strings only: the "lenient" entry rule leaves programs as written (the default
+    # "reference" rule also requires exactly one top-level def, tested below)
+    r = parse_proposal("deduction", render_proposal("deduction", program=program, input=inp), entry_rule="lenient")
     assert r.ok and r.program == program.strip() and r.input == inp.strip()
+
+
+def _prop(program: str) -> str:
+    return render_proposal("abduction", program=program, input="1")
+
+
+def test_reference_entry_rule_renames_the_single_function_and_its_recursive_calls():
+    r = parse_proposal("abduction", _prop("def count(n):  # count(\n    return 0 if n == 0 else 1 + count(n - 1)"))
+    assert r.ok and r.program == "def f(n):  # count(\n    return 0 if n == 0 else 1 + f(n - 1)"
+    lenient = parse_proposal("abduction", _prop("def count(n):\n    return n"), entry_rule="lenient")
+    assert lenient.ok and lenient.program == "def count(n):\n    return n"
+
+
+def test_reference_entry_rule_counts_top_level_functions_only():
+    nested = "def f(a):\n    def helper(b):\n        return b + 1\n    return helper(a)"
+    assert parse_proposal("deduction", _prop(nested)).program == nested  # the reference's regex rejected this
+    two = "def helper(b):\n    return b + 1\n\ndef f(a):\n    return helper(a)"
+    assert parse_proposal("deduction", _prop(two)).reason == "multiple_functions"
+    assert parse_proposal("deduction", _prop(two), entry_rule="lenient").ok
+    assert parse_proposal("deduction", _prop("x = 1")).reason == "missing_function"
+    assert parse_proposal("deduction", _prop("def f(:")).program == "def f(:"  # validation reports it

@@ -10,14 +10,25 @@ everything else is required. Inside the answer, blocks are fenced with a tag
 (```` ```python ````, ```` ```input ````, ```` ```output ````, ```` ```message ````). Solver answers
 may also be given bare (without a fence) when they are a single expression.
 
-Parsing only extracts strings: it does not check that a program is valid Python or that a
-value is a literal. That is validation, done by ``azr.executor`` (in a sandbox).
+Parsing only extracts strings: it does not check that a value is a literal or that a
+program is safe to run. That is validation, done by ``azr.executor`` (in a sandbox).
+
+One structural rule of the reference's proposal parser is applied here
+(``entry_rule="reference"``, the default; ``absolute_zero_reasoner/rewards/code_reward.py::
+parse_code_input_output``, branch ``paper``): a deduction/abduction proposal must define
+exactly one function, and that function is renamed to ``f`` (its recursive calls too).
+Unlike the reference's regex, only *top-level* functions count: nested helpers and methods
+are allowed (the reference's regex also counted them, a defect DESIGN.md says not to copy).
+``entry_rule="lenient"`` keeps azr's earlier rule (any number of top-level functions, one of
+them named ``f``, nothing renamed).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from azr.tasks.types import TaskType
 
@@ -84,8 +95,54 @@ def _first(blocks: list[tuple[str, str]], *tags: str) -> str | None:
     return None
 
 
-def parse_proposal(task_type: TaskType | str, text: str) -> ProposalParse:
-    """Parse a proposer completion for ``task_type`` (never raises)."""
+EntryRule = Literal["reference", "lenient"]
+ENTRY_RULES: tuple[str, ...] = ("reference", "lenient")
+
+
+def normalize_entry(code: str, entry: str = "f") -> tuple[str | None, str]:
+    """The reference's single-function rule: ``(code, "")`` with the one top-level function
+    renamed to ``entry``, or ``(None, reason)``.
+
+    Reasons: ``missing_function`` (no top-level ``def``), ``multiple_functions`` (more than
+    one). A program that does not parse is returned unchanged (validation reports the syntax
+    error). The rename touches the ``def`` line and every name reference of the old name
+    (calls included), at their exact source positions, so formatting and comments survive;
+    the reference's regex also rewrote ``name(`` inside strings and attribute calls.
+    """
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return code, ""
+    defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if not defs:
+        return None, "missing_function"
+    if len(defs) > 1:
+        return None, "multiple_functions"
+    old = defs[0].name
+    if old == entry:
+        return code, ""
+    spots: list[tuple[int, int, int]] = []  # (line index, byte start, byte end)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == old:
+            spots.append((node.lineno - 1, node.col_offset, node.end_col_offset))
+    lines = code.splitlines(keepends=True)
+    d = defs[0]
+    head = lines[d.lineno - 1].encode("utf-8")
+    m = re.compile(rb"(async\s+)?def\s+").match(head, d.col_offset)
+    if m is None:  # not expected from a parsed FunctionDef; keep the reference's failure mode
+        return None, "missing_function"
+    spots.append((d.lineno - 1, m.end(), m.end() + len(old.encode("utf-8"))))
+    for li, start, end in sorted(spots, reverse=True):
+        raw = lines[li].encode("utf-8")
+        lines[li] = (raw[:start] + entry.encode("utf-8") + raw[end:]).decode("utf-8")
+    return "".join(lines), ""
+
+
+def parse_proposal(task_type: TaskType | str, text: str, *, entry_rule: EntryRule = "reference") -> ProposalParse:
+    """Parse a proposer completion for ``task_type`` (never raises).
+
+    ``entry_rule``: ``"reference"`` applies ``normalize_entry`` to deduction/abduction
+    programs; ``"lenient"`` leaves them as written."""
     try:
         task_type = TaskType(task_type)
     except ValueError:
@@ -108,6 +165,12 @@ def parse_proposal(task_type: TaskType | str, text: str) -> ProposalParse:
         return ProposalParse(False, "missing_program")
     if not inp:
         return ProposalParse(False, "missing_input")
+    if entry_rule == "reference":
+        program, why = normalize_entry(program)
+        if program is None:
+            return ProposalParse(False, why)
+    elif entry_rule != "lenient":
+        return ProposalParse(False, "unknown_entry_rule")
     return ProposalParse(True, program=program, input=inp)
 
 
