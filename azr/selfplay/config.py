@@ -28,7 +28,19 @@ class SelfPlayConfig:
     n_induction_inputs: int = 10
     """N: inputs the induction proposer writes (AZR: 10); half the pairs are visible."""
     min_induction_pairs: int = 2
-    """Fewest valid (input, output) pairs for an induction proposal to count as valid."""
+    """Fewest valid (input, output) pairs for an induction proposal to count as valid
+    (``induction_rule: lenient`` only)."""
+    induction_rule: Literal["reference", "lenient"] = "reference"
+    """Induction proposals (``azr.selfplay.env``): "reference" (AZR's code): at least N inputs,
+    the last N kept, all must pass or the proposal is invalid, N // 2 visible; "lenient": the
+    first N distinct inputs, failing ones dropped, valid with ``min_induction_pairs`` left."""
+    entry_rule: Literal["reference", "lenient"] = "reference"
+    """Deduction/abduction proposals (``azr.tasks.parsing``): "reference": exactly one
+    top-level function, renamed to ``f`` (nested helpers allowed); "lenient": any number of
+    top-level functions, one of them named ``f``."""
+    template_set: Literal["reference", "tiny"] = "reference"
+    """Prompt templates (``azr.tasks.prompts``): "reference" (the content and layout of AZR's
+    prompts, in our words) or "tiny" (the short prompts the bundled azr-tiny was pretrained on)."""
     learnability_samples: int = 8
     """n: solver samples per valid proposal to estimate its solve rate (AZR: 8), drawn at the
     rollout temperature (never greedily)."""
@@ -73,6 +85,10 @@ class SelfPlayConfig:
                 f"selfplay.buffer_cap ({self.buffer_cap}) is smaller than selfplay.seed_buffer_size "
                 f"({self.seed_buffer_size}): the buffer could never be seeded"
             )
+        for name, known in (("induction_rule", ("reference", "lenient")), ("entry_rule", ("reference", "lenient")),
+                            ("template_set", ("reference", "tiny"))):
+            if getattr(self, name) not in known:
+                raise ValueError(f"selfplay.{name} must be one of {known}, got {getattr(self, name)!r}")
         unknown = set(self.val_sets) - {"cruxeval_o", "cruxeval_i"}
         if unknown:
             raise ValueError(f"selfplay.val_sets: unknown sets {sorted(unknown)}; known: cruxeval_o, cruxeval_i")

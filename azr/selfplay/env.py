@@ -5,9 +5,16 @@ Everything the model wrote is executed only inside the sandbox; this process onl
 strings and the sandbox's reports. Any executor failure (timeout, crash, hostile program,
 a worker that dies) becomes an invalid proposal or a wrong answer, never an exception.
 
-Induction proposals: each of the proposer's inputs (deduplicated, at most N) is validated on
-its own, the failing ones are dropped, and the proposal is valid when at least
-``min_pairs`` inputs remain (the AZR reference keeps the valid inputs too).
+Induction proposals (``induction_rule``):
+
+- ``"reference"`` (default; ``absolute_zero_reasoner/rewards/reward_managers.py``, branch
+  ``paper``, ``gen_code_f``): the proposer must write at least N inputs; the last N are kept
+  as written (no de-duplication), every one of them must pass validation or the whole
+  proposal is invalid, and the first N // 2 pairs are shown to the solver (5 of 10), the
+  rest hidden.
+- ``"lenient"`` (azr's earlier rule): the first N distinct inputs are validated one by one,
+  failing ones are dropped, the proposal is valid when at least ``min_pairs`` remain, and
+  half the pairs (rounded up) are visible.
 """
 
 from __future__ import annotations
@@ -18,11 +25,13 @@ from collections.abc import Sequence
 from azr.executor.validation import Proposal, validate
 from azr.executor.verification import VerifyRequest, verify
 from azr.selfplay.buffer import Task
-from azr.selfplay.propose import dedupe_inputs, make_induction, make_triplet
+from azr.selfplay.propose import dedupe_inputs, make_induction, make_triplet, reference_inputs
 from azr.tasks.parsing import ProposalParse
 from azr.tasks.types import InductionTask, TaskType, Triplet
 
 log = logging.getLogger(__name__)
+
+INDUCTION_RULES: tuple[str, ...] = ("reference", "lenient")
 
 ProposalItem = tuple[TaskType, ProposalParse, "str | None"]
 """(task type, parsed proposal, the described program for induction else None)."""
@@ -43,9 +52,12 @@ class CodeEnv:
             log.warning("sandbox validation failed for a batch of %d: %r", len(proposals), e)
             return [None] * len(proposals)
 
-    def validate_proposals(self, items: Sequence[ProposalItem], *, n_inputs: int, min_pairs: int
-                           ) -> list[tuple[Task | None, str]]:
+    def validate_proposals(self, items: Sequence[ProposalItem], *, n_inputs: int, min_pairs: int,
+                           induction_rule: str = "reference") -> list[tuple[Task | None, str]]:
         """For each item, ``(task, "")`` when valid, else ``(None, reason)``."""
+        if induction_rule not in INDUCTION_RULES:
+            raise ValueError(f"unknown induction rule {induction_rule!r}; known: {INDUCTION_RULES}")
+        reference = induction_rule == "reference"
         out: list[tuple[Task | None, str]] = [(None, "")] * len(items)
         jobs: list[Proposal] = []
         owners: list[tuple[int, str]] = []  # (item index, input) per job
@@ -56,7 +68,11 @@ class CodeEnv:
                 if not program:
                     out[k] = (None, "no_program")
                     continue
-                for inp in dedupe_inputs(parse.inputs, n_inputs):
+                if reference and len(parse.inputs) < n_inputs:
+                    out[k] = (None, f"too_few_inputs:{len(parse.inputs)}<{n_inputs}")
+                    continue
+                chosen = reference_inputs(parse.inputs, n_inputs) if reference else dedupe_inputs(parse.inputs, n_inputs)
+                for inp in chosen:
                     jobs.append(Proposal(program, (inp,)))
                     owners.append((k, inp))
             else:
@@ -71,11 +87,16 @@ class CodeEnv:
             else:
                 reasons.setdefault(k, res.reason if res is not None else "sandbox_error")
         for k, (task_type, parse, program) in enumerate(items):
-            if not parse.ok:
+            if not parse.ok or out[k][1]:
                 continue
             pairs = good.get(k, [])
             if task_type is TaskType.INDUCTION:
-                if len(pairs) >= min_pairs:
+                if reference and (k in reasons or not pairs):  # one failing input invalidates it
+                    out[k] = (None, reasons.get(k, "no_inputs"))
+                elif reference:
+                    ins, outs = zip(*pairs)
+                    out[k] = (make_induction(program, ins, outs, parse.message, n_visible=len(pairs) // 2), "")
+                elif len(pairs) >= min_pairs:
                     ins, outs = zip(*pairs)
                     out[k] = (make_induction(program, ins, outs, parse.message), "")
                 elif program:

@@ -60,13 +60,21 @@ def dedupe_inputs(inputs: tuple[str, ...], limit: int) -> tuple[str, ...]:
     return tuple(out)[:limit]
 
 
+def reference_inputs(inputs: tuple[str, ...], n: int) -> tuple[str, ...]:
+    """The reference's choice of induction inputs: the last ``n`` as written (stripped),
+    duplicates kept; fewer than ``n`` makes the proposal invalid (checked by the caller)."""
+    return tuple(i.strip() for i in inputs)[-n:] if n > 0 else ()
+
+
 def make_triplet(parse: ProposalParse, output: str) -> Triplet:
     """The deduction/abduction task of a validated proposal (output computed in the sandbox)."""
     return Triplet(program=parse.program, input=parse.input, output=output)
 
 
-def make_induction(program: str, inputs: tuple[str, ...], outputs: tuple[str, ...], message: str) -> InductionTask:
-    """The induction task of a validated proposal: half the pairs visible (rounded up)."""
+def make_induction(program: str, inputs: tuple[str, ...], outputs: tuple[str, ...], message: str,
+                   n_visible: int = -1) -> InductionTask:
+    """The induction task of a validated proposal: the first ``n_visible`` pairs visible
+    (-1: half, rounded up; the reference rule passes ``len // 2``: 5 of 10)."""
     if len(inputs) != len(outputs):
         raise ValueError("inputs and outputs differ in length")
-    return InductionTask(program=program, pairs=tuple(zip(inputs, outputs)), message=message)
+    return InductionTask(program=program, pairs=tuple(zip(inputs, outputs)), message=message, n_visible=n_visible)
