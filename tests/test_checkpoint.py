@@ -119,3 +119,70 @@ def test_mismatched_model_rejected(tiny_policy, tmp_path):
     other = AutoModelForCausalLM.from_pretrained(str(build_tiny_model(tmp_path / "m", tok, num_layers=3)))
     with pytest.raises(ValueError):
         load_checkpoint(path, other)
+
+
+def _bf16_source(tiny_model_dir, tmp_path):
+    """A copy of the tiny model stored in bf16, loaded for training in fp32 (as the coder
+    presets load Qwen2.5-Coder)."""
+    from transformers import AutoModelForCausalLM
+
+    from azr.rollout.models import load_tokenizer
+
+    src = tmp_path / "bf16_base"
+    AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.bfloat16).save_pretrained(str(src))
+    tok = load_tokenizer(str(tiny_model_dir))
+    tok.save_pretrained(str(src))
+    model, tok = load_policy(ModelConfig(path=str(src), device="cpu", dtype="float32"))
+    return src, model, tok
+
+
+def test_weights_are_saved_in_the_source_dtype_with_exact_master_weights(tiny_model_dir, tmp_path):
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM
+
+    from azr.analysis.sparsity import compute_sparsity
+    from azr.rl.checkpoint import resolve_save_dtype, source_dtype
+
+    src, model, tok = _bf16_source(tiny_model_dir, tmp_path)
+    assert next(model.parameters()).dtype == torch.float32
+    assert source_dtype(model) == torch.bfloat16 and resolve_save_dtype(model, "model") == torch.float32
+    opt = build_optimizer(model, OPTIM)
+    sched = build_scheduler(opt, OPTIM)
+    torch.manual_seed(3)
+    _rl_step(model, tok, opt, sched)
+    path = save_checkpoint(tmp_path / "checkpoints", 1, model, tok, optimizer=opt, scheduler=sched)
+    with safe_open(str(path / "model.safetensors"), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.bfloat16}
+    loaded = AutoModelForCausalLM.from_pretrained(str(path), dtype="auto")
+    for (n, p), (_, q) in zip(model.named_parameters(), loaded.named_parameters()):
+        assert q.dtype == torch.bfloat16 and torch.equal(p.to(torch.bfloat16), q), n  # round to nearest even
+    # bf16 against the bf16 base: one lr-1e-3 step moves most elements by more than a bf16 ulp,
+    # but not all of them, and the untouched ones keep identical bits
+    res = compute_sparsity(src, path)
+    assert 0.0 < res.total["sparsity"] < 1.0 and not any("cast" in n for n in res.notes)
+
+    # resume as the trainer does: the model from the (bf16) folder in fp32, then the optimizer
+    # state, whose master copy restores the exact fp32 weights
+    model2, tok2 = load_policy(ModelConfig(path=str(path), device="cpu", dtype="float32"))
+    opt2 = build_optimizer(model2, OPTIM)
+    sched2 = build_scheduler(opt2, OPTIM)
+    assert any(not torch.equal(p, q) for p, q in zip(model.parameters(), model2.parameters()))
+    load_checkpoint(path, optimizer=opt2, scheduler=sched2)
+    for (n, p), (_, q) in zip(model.named_parameters(), model2.named_parameters()):
+        assert torch.equal(p, q), n
+    model3, _ = load_policy(ModelConfig(path=str(tiny_model_dir), device="cpu"))
+    load_checkpoint(path, model3, restore_rng=False)  # by name, through the model
+    for (n, p), (_, q) in zip(model.named_parameters(), model3.named_parameters()):
+        assert torch.equal(p, q), n
+
+
+def test_checkpoint_dtype_model_keeps_the_training_dtype(tiny_model_dir, tmp_path):
+    from safetensors import safe_open
+
+    _, model, tok = _bf16_source(tiny_model_dir, tmp_path)
+    path = save_checkpoint(tmp_path / "c", 1, model, policy=CheckpointConfig(dtype="model"))
+    with safe_open(str(path / "model.safetensors"), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float32}
+    assert torch.load(path / "trainer_state.pt", weights_only=False)["master"] is None
+    with pytest.raises(ValueError):
+        CheckpointConfig(dtype="int8")

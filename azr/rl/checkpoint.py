@@ -11,6 +11,15 @@ step, the optimizer and scheduler state dicts, the RNG states (python, numpy, to
 CUDA) and the caller's ``extra`` dict; it is read with ``weights_only=False``, so only load
 checkpoints you trust (your own runs).
 
+Weights dtype (``CheckpointConfig.dtype``): by default the folder holds the weights in the
+dtype the model was stored in before training ("original", read from the source folder's
+``config.json``; bf16 for Qwen2.5-Coder), rounded to nearest even from the training weights,
+so that two checkpoints, or a checkpoint and its base model, compare as the study compared
+them. When that dtype is coarser than the training weights, ``trainer_state.pt`` also keeps the
+exact training ("master") weights, by parameter name and in the optimizer's parameter order,
+and ``load_checkpoint`` restores them into the model or the optimizer's parameters, so a resume
+is bit-identical. ``"model"`` saves the training dtype (the earlier behaviour).
+
 Atomicity: everything is written into ``.tmp-step_000010-<pid>``, files and folder are fsynced,
 the folder is renamed into place, then ``LATEST`` is replaced (write temp + fsync + rename). A
 crash leaves either the old ``LATEST`` or the new one, never a half checkpoint behind it.
@@ -20,6 +29,8 @@ they are among the ``keep_last`` newest (the ``LATEST`` target is never deleted)
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import random
 import re
@@ -33,6 +44,8 @@ import torch
 from torch import nn
 
 from azr.rl.config import CheckpointConfig
+
+log = logging.getLogger(__name__)
 
 STATE_FILE = "trainer_state.pt"
 LATEST_FILE = "LATEST"
@@ -102,6 +115,124 @@ def _write_extra_file(folder: Path, rel: str, content: str | bytes | os.PathLike
         shutil.copytree(src, target) if src.is_dir() else shutil.copyfile(src, target)
 
 
+_TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
+                 "float64": torch.float64}
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _training_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's floating-point parameters (the first one found)."""
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    raise ValueError("model has no floating-point parameters")
+
+
+def source_dtype(model: nn.Module) -> torch.dtype | None:
+    """The dtype the model's weights were stored in where it was loaded from: the ``dtype``
+    (or older ``torch_dtype``) of ``config.json`` in ``model.config._name_or_path`` (a local
+    folder, or a hub id already in the local cache). None when unknown."""
+    name = getattr(getattr(model, "config", None), "_name_or_path", "") or ""
+    if not name:
+        return None
+    path = Path(name) / "config.json"
+    if not path.is_file():
+        try:
+            from transformers.utils import cached_file
+
+            found = cached_file(name, "config.json", local_files_only=True)
+        except (OSError, ValueError, ImportError):
+            return None
+        if not found:
+            return None
+        path = Path(found)
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = cfg.get("dtype") or cfg.get("torch_dtype") if isinstance(cfg, dict) else None
+    return _TORCH_DTYPES.get(value) if isinstance(value, str) else None
+
+
+def resolve_save_dtype(model: nn.Module, choice: str) -> torch.dtype:
+    """The dtype ``save_checkpoint`` writes the weights in for ``CheckpointConfig.dtype``."""
+    if choice == "model":
+        return _training_dtype(model)
+    if choice == "original":
+        found = source_dtype(model)
+        if found is None:
+            found = _training_dtype(model)
+            log.warning("checkpoint.dtype=original: the source dtype of %r is unknown; saving in the "
+                        "training dtype %s", getattr(model.config, "_name_or_path", "?"), _dtype_name(found))
+        return found
+    if choice not in _TORCH_DTYPES:
+        raise ValueError(f"unknown checkpoint dtype {choice!r}")
+    return _TORCH_DTYPES[choice]
+
+
+def _is_coarser(a: torch.dtype, b: torch.dtype) -> bool:
+    """True when casting from ``b`` to ``a`` can lose information (fewer mantissa bits)."""
+    return torch.finfo(a).eps > torch.finfo(b).eps
+
+
+def _cast_state_dict(model: nn.Module, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """The model's state dict with floating tensors cast to ``dtype`` (round to nearest even);
+    a tensor shared under several names (tied weights) is kept under its first name only."""
+    out: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for name, t in model.state_dict().items():
+        if t.data_ptr() in seen and t.numel():
+            continue
+        seen.add(t.data_ptr())
+        out[name] = t.detach().to(dtype).contiguous() if t.is_floating_point() else t.detach()
+    return out
+
+
+def _master_state(model: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
+    """The exact training weights by name (on the CPU), and the names in the optimizer's order."""
+    named = dict(model.named_parameters())
+    weights = {n: p.detach().to("cpu", copy=True) for n, p in named.items()}
+    order = None
+    if optimizer is not None:
+        by_id = {id(p): n for n, p in named.items()}
+        order = [by_id.get(id(p)) for g in optimizer.param_groups for p in g["params"]]
+    return {"weights": weights, "optimizer_order": order}
+
+
+def _restore_master(master: Mapping[str, Any], model: nn.Module | None,
+                    optimizer: torch.optim.Optimizer | None, folder: Path) -> None:
+    """Copy the saved master weights into the model (by name) or the optimizer's parameters."""
+    weights = master["weights"]
+    if model is not None:
+        targets = dict(model.named_parameters())
+    elif optimizer is not None and master.get("optimizer_order") is not None:
+        params = [p for g in optimizer.param_groups for p in g["params"]]
+        order = master["optimizer_order"]
+        if len(order) != len(params):
+            raise ValueError(f"{folder}: the optimizer has {len(params)} parameters, the checkpoint {len(order)}")
+        targets = {n: p for n, p in zip(order, params) if n is not None}
+    else:
+        return
+    with torch.no_grad():
+        for name, p in targets.items():
+            if name not in weights or weights[name].shape != p.shape:
+                raise ValueError(f"{folder}: master weight {name!r} missing or of another shape")
+            p.copy_(weights[name].to(p.device, p.dtype))
+
+
+def _set_config_dtype(folder: Path, dtype: torch.dtype) -> None:
+    """Record the saved weights' dtype in the folder's config.json (both spellings)."""
+    path = folder / "config.json"
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    cfg["dtype"] = _dtype_name(dtype)
+    if "torch_dtype" in cfg:
+        cfg["torch_dtype"] = _dtype_name(dtype)
+    path.write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
+
+
 def save_checkpoint(
     ckpt_dir: str | Path,
     step: int,
@@ -113,6 +244,7 @@ def save_checkpoint(
     extra: Mapping[str, Any] | None = None,
     extra_files: Mapping[str, str | bytes | os.PathLike] | None = None,
     policy: CheckpointConfig | None = None,
+    dtype: str | None = None,
 ) -> Path:
     """Write ``<ckpt_dir>/step_<step>/`` atomically, update ``LATEST``, prune; return the folder.
 
@@ -126,7 +258,9 @@ def save_checkpoint(
         extra: small picklable caller state (e.g. buffer sizes, config hash).
         extra_files: ``{relative path: str | bytes | existing file or folder}``, e.g.
             ``{"buffers/deduction.jsonl": text}``.
-        policy: the history policy (which folders to keep); default ``CheckpointConfig()``.
+        policy: the history policy (which folders to keep) and the weights dtype; default
+            ``CheckpointConfig()``.
+        dtype: overrides ``policy.dtype`` ("original", "model", "float32", "bfloat16", "float16").
     """
     if step < 0:
         raise ValueError("step must be >= 0")
@@ -137,11 +271,21 @@ def save_checkpoint(
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    model.save_pretrained(str(tmp))
+    policy = policy or CheckpointConfig()
+    target = resolve_save_dtype(model, dtype or policy.dtype)
+    trained = _training_dtype(model)
+    if target == trained:
+        model.save_pretrained(str(tmp))
+    else:
+        model.save_pretrained(str(tmp), state_dict=_cast_state_dict(model, target))
+        _set_config_dtype(tmp, target)
     if tokenizer is not None:
         tokenizer.save_pretrained(str(tmp))
     state = {
         "step": step,
+        "weights_dtype": _dtype_name(target),
+        "training_dtype": _dtype_name(trained),
+        "master": _master_state(model, optimizer) if _is_coarser(target, trained) else None,
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "rng": rng_state(),
@@ -161,7 +305,7 @@ def save_checkpoint(
         os.rename(tmp, final)
     _fsync_dir(root)
     _write_latest(root, name)
-    prune_checkpoints(root, policy or CheckpointConfig())
+    prune_checkpoints(root, policy)
     return final
 
 
@@ -247,8 +391,11 @@ def load_checkpoint(
 
     Args:
         path: a checkpoint folder, or a ``checkpoints`` folder (then ``LATEST`` is followed).
-        model: its weights are overwritten in place (same architecture).
-        optimizer, scheduler: restored from their saved state dicts.
+        model: its weights are overwritten in place (same architecture): the exact master
+            weights when the folder holds coarser ones, else the folder's weights.
+        optimizer, scheduler: restored from their saved state dicts; without ``model``, the
+            optimizer's parameters get the master weights (a resume that loaded the model from
+            the folder itself ends up with the exact training weights).
         restore_rng: set the python/numpy/torch RNGs to the saved states.
     """
     folder = Path(path)
@@ -263,6 +410,8 @@ def load_checkpoint(
         if state["optimizer"] is None:
             raise ValueError(f"{folder} holds no optimizer state")
         optimizer.load_state_dict(state["optimizer"])
+    if state.get("master") is not None:
+        _restore_master(state["master"], model, optimizer, folder)
     if scheduler is not None:
         if state["scheduler"] is None:
             raise ValueError(f"{folder} holds no scheduler state")

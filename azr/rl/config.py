@@ -8,6 +8,7 @@ AGG_MODES = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 SCHEDULES = ("constant", "warmup", "cosine")
 KL_ESTIMATORS = ("k1", "k3")
 WEIGHTINGS = ("sequence", "token")
+CHECKPOINT_DTYPES = ("original", "model", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,17 @@ class CheckpointConfig:
     every: int = 10  # save every this many steps (0 disables periodic saves)
     keep_every: int = 50  # keep forever each checkpoint whose step is a multiple of this (0: none)
     keep_last: int = 3  # also keep the newest this many checkpoints (>= 1)
+    dtype: str = "original"  # dtype of the saved weights: "original" = the dtype the model was
+    # stored in before training (its source config.json, e.g. bf16 for Qwen2.5-Coder, so that
+    # sparsity is measured as the study did between bf16 checkpoints), "model" = the training
+    # dtype (fp32 master weights in the folder), or float32 | bfloat16 | float16. When the saved
+    # weights are coarser than the training weights, trainer_state.pt keeps the exact master
+    # weights next to the optimizer state, so a resume stays bit-identical.
 
     def __post_init__(self) -> None:
         if self.every < 0 or self.keep_every < 0:
             raise ValueError("every and keep_every must be >= 0")
         if self.keep_last < 1:
             raise ValueError("keep_last must be >= 1")
+        if self.dtype not in CHECKPOINT_DTYPES:
+            raise ValueError(f"checkpoint.dtype must be one of {CHECKPOINT_DTYPES}, got {self.dtype!r}")
