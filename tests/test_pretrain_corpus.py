@@ -70,7 +70,7 @@ def test_episodes_use_the_selfplay_formats_and_round_trip():
         assert text.count(ASSISTANT_PREFIX) == 1
         completion = _completion(text)
         if role == "propose":
-            parsed = parse_proposal(task, completion)
+            parsed = parse_proposal(task, completion, entry_rule="lenient")  # azr-tiny programs have helpers
             assert parsed.ok, (group, parsed.reason)
             if task == "induction":
                 assert parsed.inputs == ("1", "2", "5") and parsed.message == prog.message

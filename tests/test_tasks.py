@@ -57,27 +57,28 @@ def test_induction_task_split_and_round_trip():
 @pytest.mark.parametrize("task_type", ["deduction", "abduction"])
 def test_proposer_prompt_shows_k_references(task_type):
     refs = [ZERO_TRIPLET, Triplet(PROG, "[1], 2", "[2]")]
-    prompt = proposer_prompt(task_type, refs)
+    prompt = proposer_prompt(task_type, refs, template_set="tiny")  # the reference set: test_fidelity_prompts.py
     assert prompt.endswith("<think>")
     assert prompt.count("# Example") == 2 and "'Hello World'" in prompt and "helper" in prompt
 
 
 def test_induction_prompts():
-    p = proposer_prompt("induction", [Triplet(PROG, "", "")], n_inputs=4)
+    p = proposer_prompt("induction", [Triplet(PROG, "", "")], n_inputs=4, template_set="tiny")
     assert "4 different inputs" in p and "helper" in p and "```message" in p
     with pytest.raises(ValueError):
         proposer_prompt("induction", [])
     task = InductionTask("def f(a):\n    return a + 1", (("1", "2"), ("5", "6"), ("7", "8")), "adds one")
-    s = solver_prompt("induction", task)
+    s = solver_prompt("induction", task, template_set="tiny")
     assert "f(1) == 2" in s and "f(5) == 6" in s and "f(7) == 8" not in s and "adds one" in s
     with pytest.raises(TypeError):
         solver_prompt("induction", ZERO_TRIPLET)
 
 
-def test_solver_prompts_hide_the_answer():
+@pytest.mark.parametrize("template_set", ["reference", "tiny"])
+def test_solver_prompts_hide_the_answer(template_set):
     t = Triplet(PROG, "[1, 2], 3", "[3, 6]")
-    ded = solver_prompt("deduction", t)
-    abd = solver_prompt("abduction", t)
+    ded = solver_prompt("deduction", t, template_set=template_set)
+    abd = solver_prompt("abduction", t, template_set=template_set)
     assert "[1, 2], 3" in ded and "[3, 6]" not in ded
     assert "[3, 6]" in abd and "[1, 2], 3" not in abd
 

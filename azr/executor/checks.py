@@ -36,6 +36,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from azr.tasks.types import REFERENCE_BANNED_KEYWORDS
+
 #: azr's earlier list (rule set "strict"): AZR's list plus dangerous modules.
 STRICT_FORBIDDEN_MODULES: frozenset[str] = frozenset(
     {
@@ -58,12 +60,7 @@ STRICT_FORBIDDEN_MODULES: frozenset[str] = frozenset(
 )
 
 #: The reference's ``banned_words`` (branch ``paper``), dotted entries included.
-REFERENCE_BANNED_MODULES: frozenset[str] = frozenset(
-    {
-        "logging", "random", "multiprocessing", "pebble", "subprocess", "threading", "datetime",
-        "time", "hashlib", "hmac", "bcrypt", "calendar", "os.sys", "os.path", "sys.exit", "os.environ",
-    }
-)
+REFERENCE_BANNED_MODULES: frozenset[str] = frozenset(REFERENCE_BANNED_KEYWORDS)
 
 #: Banned on top of the reference's list in rule set "reference": modules that reach the
 #: interpreter's internals, native code, signals or the network (deliberate, documented).

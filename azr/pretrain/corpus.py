@@ -30,8 +30,13 @@ from pathlib import Path
 
 from azr.pretrain.config import CorpusConfig
 from azr.tasks.generator import GeneratedProgram, generate_programs
-from azr.tasks.prompts import proposer_prompt, render_proposal, render_solution, solver_prompt
+from azr.tasks import prompts
+from azr.tasks.prompts import render_proposal, render_solution
 from azr.tasks.types import InductionTask, TaskType, Triplet
+
+# azr-tiny is pretrained on the short "tiny" prompt set (self-play runs of it use the same set).
+proposer_prompt = functools.partial(prompts.proposer_prompt, template_set="tiny")
+solver_prompt = functools.partial(prompts.solver_prompt, template_set="tiny")
 
 #: Outputs longer than this (characters) are dropped: they teach little and cost tokens.
 MAX_OUTPUT_CHARS = 160

@@ -22,13 +22,19 @@ models; other answers can be correct too).
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from azr.tasks.generator import generate_programs
-from azr.tasks.parsing import parse_proposal, parse_solution
-from azr.tasks.prompts import proposer_prompt, solver_prompt
+from azr.tasks import parsing, prompts
+from azr.tasks.parsing import parse_solution
+
+# azr-tiny's own prompt set and entry rule (its pretraining programs have top-level helpers).
+proposer_prompt = functools.partial(prompts.proposer_prompt, template_set="tiny")
+solver_prompt = functools.partial(prompts.solver_prompt, template_set="tiny")
+parse_proposal = functools.partial(parsing.parse_proposal, entry_rule="lenient")
 from azr.tasks.types import ZERO_TRIPLET, InductionTask, TaskType, Triplet
 
 

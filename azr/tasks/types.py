@@ -128,5 +128,13 @@ class InductionTask:
         )
 
 
+#: The reference's ``banned_words`` (``azr_ppo_trainer.yaml``, branch ``paper``), in its order,
+#: without its repeated ``datetime``: named in the proposer prompts, and the module part of the
+#: "reference" static rules (``azr.executor.checks``).
+REFERENCE_BANNED_KEYWORDS: tuple[str, ...] = (
+    "logging", "random", "multiprocessing", "pebble", "subprocess", "threading", "datetime", "time",
+    "hashlib", "hmac", "bcrypt", "os.sys", "os.path", "sys.exit", "os.environ", "calendar",
+)
+
 #: The identity "zero triplet" that seeds every buffer (Absolute Zero paper).
 ZERO_TRIPLET = Triplet(program="def f(a):\n    return a", input="'Hello World'", output="'Hello World'")
