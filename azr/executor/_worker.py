@@ -1,47 +1,63 @@
 """Sandbox worker server: a small, clean interpreter that forks one child per program.
 
 This file is run as a *script* by ``azr.executor.sandbox`` (``python -S -s -P _worker.py``,
-with a minimal environment) and imports only the standard library. It is never imported
-by the trainer. Protocol over its stdin/stdout (moved to private descriptors at start):
-each message is a 4-byte big-endian length followed by UTF-8 JSON.
+with a minimal environment) and imports only the standard library (plus ``literals.py``
+next to it, loaded by path). It is never imported by the trainer. Protocol over its
+stdin/stdout (moved to private descriptors at start): each message is a 4-byte big-endian
+length followed by UTF-8 JSON.
 
   caller -> worker   first: settings (ExecutorConfig.to_dict()); then one job per message
-                     ``{"code", "expr", "timeout_s"}``; ``{"op": "exit"}`` stops the worker.
-  worker -> caller   first: ``{"hello": true, "protections": {...}}``; then one result per job
-                     ``{"status", "value", "error_type", "error_message", "duration_s"}``.
+                     ``{"code", "expr", "call_args", "timeout_s"}``; ``{"op": "exit"}`` stops it.
+  worker -> caller   first: ``{"hello": true, "protections": {...}, ...}``; then one result per
+                     job ``{"status", "value", "error_type", "error_message", "duration_s",
+                     "retire"}`` (``retire``: the worker could not clean up and exits now).
 
-Per program: ``unshare(CLONE_NEWPID)`` then ``fork`` (the child is PID 1 of a fresh PID
-namespace, so every process it starts dies with it), new session, new mount namespace with
-a private tmpfs /tmp, rlimits, setuid to an unprivileged user, and a wall-clock timer run
-by this worker, which SIGKILLs the child from outside. Without root, the worker first enters
-an unprivileged user namespace (where allowed) and forks twice per program (it cannot
-``setns`` back), remounting the filesystem read-only instead of switching users. Each step
-is used only where the start-up probe found it working; ``protections`` says which are
-active.
+As root, each worker once builds an *allowlisted* filesystem view: a fresh read-only tmpfs
+root holding read-only binds of the interpreter's standard library (its site-packages
+masked), the system shared-library directory and four device nodes, then ``pivot_root``
+into it (nothing else of the host is reachable, AF_UNIX socket files included). The worker
+joins a memory cgroup of its own (counting tmpfs, shared memory and memfd pages). Per
+program: ``unshare(CLONE_NEWPID)`` then ``fork`` (the child is PID 1 of a fresh PID
+namespace, so every process it starts dies with it); the child enters new mount and IPC
+namespaces, mounts a fresh size- and inode-capped tmpfs on /tmp (its working directory:
+it vanishes with the namespace, whatever it holds), starts a new session, sets rlimits,
+switches to an unprivileged user, sets ``PR_SET_NO_NEW_PRIVS`` and a seccomp filter (no
+keyring, ptrace, namespaces, mounts, bpf, io_uring), and runs the program. The worker
+kills it from outside on the wall-clock timeout.
+
+The child reports through a pipe in a small binary frame (``_frame``) built only from
+references taken before the program ran; the worker parses that frame strictly
+(``parse_report``), so a program can at most report a value of its own choosing for its
+own run, never crash or mislead the worker. Without root, the worker enters an
+unprivileged user namespace where allowed and forks twice per program (it cannot ``setns``
+back); the filesystem is then remounted read-only instead of replaced. ``protections``
+says which steps are active.
 """
 
 import ctypes
-import errno
 import json
 import os
 import pwd
 import resource
 import select
 import signal
+import stat
 import struct
 import sys
 import tempfile
 import time
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+CLONE_NEWTIME, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00000080, 0x02000000, 0x04000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 0x4000, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_SECCOMP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 22, 36, 38
 WORLD_WRITABLE_CANDIDATES = ("/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/run/shm", "/dev/mqueue", "/var/crash")
 _LIBC = ctypes.CDLL(None, use_errno=True)
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
+_TMP_INODES = 4096  # files + directories a program may create in its /tmp
 
 
 def _check(ret: int, what: str) -> None:
@@ -65,6 +81,17 @@ def _mount(src: str, target: str, fstype: str | None, flags: int, data: str | No
 
 def _prctl(option: int, arg: int) -> None:
     _check(_LIBC.prctl(ctypes.c_int(option), ctypes.c_ulong(arg), 0, 0, 0), "prctl")
+
+
+def _load_literals():
+    """The safe value parser (``literals.py`` beside this file), loaded by path."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "literals.py")
+    spec = importlib.util.spec_from_file_location("azr_sandbox_literals", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 # ----------------------------------------------------------------------------- framing
@@ -102,6 +129,117 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
+# ----------------------------------------------------------------------------- child report
+#: Child -> worker frame: MAGIC, one status byte, then three fields (value, error type, error
+#: message), each ``b"\0"`` (None) or ``b"\1"`` + 4-byte big-endian length + UTF-8 bytes.
+MAGIC = b"AZR\x01"
+STATUS_CODES = {1: "ok", 2: "error", 3: "memory"}
+
+
+def _frame(status: int, fields, cap: int, *, _magic=MAGIC, _len=len, _isinstance=isinstance, _str=str,
+           _bytes=bytes, _int=int) -> bytes:  # pragma: no cover - also runs in the child
+    """Encode a report with base-type methods bound at definition time (``builtins`` may have
+    been patched by the program when this runs)."""
+    parts = [_magic, _bytes((status,))]
+    for f in fields:
+        if f is None:
+            parts.append(b"\0")
+            continue
+        data = _str.encode(f, "utf-8", "surrogatepass")[:cap] if _isinstance(f, _str) else b"<not a string>"
+        parts.append(b"\1" + _int.to_bytes(_len(data), 4, "big") + data)
+    return b"".join(parts)
+
+
+def _clean_text(data: bytes) -> str:
+    """Bytes from a child as a str that is always valid UTF-8 (lone surrogates escaped)."""
+    try:
+        text = data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", "replace")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def parse_report(buf: bytes, cap: int, want_value: bool) -> dict:
+    """Strictly parse a child's frame (raises ValueError on anything malformed)."""
+    if len(buf) < 5 or buf[:4] != MAGIC or buf[4] not in STATUS_CODES:
+        raise ValueError("bad header")
+    status, pos, fields = STATUS_CODES[buf[4]], 5, []
+    for _ in range(3):
+        if pos >= len(buf) or buf[pos] not in (0, 1):
+            raise ValueError("bad field")
+        if buf[pos] == 0:
+            fields.append(None)
+            pos += 1
+            continue
+        n = int.from_bytes(buf[pos + 1 : pos + 5], "big")
+        if pos + 5 > len(buf) or n > 4 * cap or pos + 5 + n > len(buf):
+            raise ValueError("bad length")
+        fields.append(_clean_text(buf[pos + 5 : pos + 5 + n]))
+        pos += 5 + n
+    if pos != len(buf):
+        raise ValueError("trailing bytes")
+    value, etype, emsg = fields
+    if status == "ok":
+        if etype is not None or emsg is not None or (value is None) == want_value:
+            raise ValueError("bad ok record")
+        if value is not None and len(value) > cap:
+            return _result("error", None, "OutputTooLarge", f"repr of the result exceeds {cap} characters")
+    elif value is not None or etype is None or not (0 < len(etype) <= 200) or emsg is None:
+        raise ValueError("bad error record")
+    return _result(status, value, etype, None if emsg is None else emsg[:cap])
+
+
+# ----------------------------------------------------------------------------- seccomp
+_AUDIT_ARCH_X86_64 = 0xC000003E
+#: x86_64 numbers of the system calls a program never needs: keyrings, tracing other
+#: processes, namespaces and mounts, kernel modules, bpf, perf, userfaultfd, io_uring.
+_DENIED_SYSCALLS = {
+    "ptrace": 101, "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161, "acct": 163,
+    "swapon": 167, "swapoff": 168, "reboot": 169, "sethostname": 170, "setdomainname": 171,
+    "init_module": 175, "delete_module": 176, "quotactl": 179, "add_key": 248, "request_key": 249,
+    "keyctl": 250, "kexec_load": 246, "unshare": 272, "move_pages": 279, "perf_event_open": 298,
+    "name_to_handle_at": 303, "open_by_handle_at": 304, "setns": 308, "process_vm_readv": 310,
+    "process_vm_writev": 311, "kcmp": 312, "finit_module": 313, "bpf": 321, "userfaultfd": 323,
+    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428,
+    "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+    "clone3": 435, "mount_setattr": 442,
+}
+_NS_FLAGS = (CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWTIME
+             | CLONE_NEWCGROUP | CLONE_NEWUTS)
+
+
+def _seccomp_program() -> bytes:
+    """A classic-BPF filter: wrong architecture -> kill; x32 ABI, a denied call, or ``clone``
+    with a namespace flag -> EPERM (``clone3``: ENOSYS, so that libc falls back to ``clone``)."""
+    ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06
+    allow, kill = 0x7FFF0000, 0x80000000
+    eperm, enosys = 0x00050000 | 1, 0x00050000 | 38
+    denied = sorted(set(_DENIED_SYSCALLS.values()) - {435})
+    n = len(denied)
+    ins = [(ld, 0, 0, 4), (jeq, 1, 0, _AUDIT_ARCH_X86_64), (ret, 0, 0, kill), (ld, 0, 0, 0),
+           (0x35, 0, 1, 0x40000000), (ret, 0, 0, eperm)]  # jge: x32 system calls
+    # then: n denied checks (-> eperm), clone3 (-> enosys), clone (-> clone-args), allow, eperm, clone-args
+    for i, nr in enumerate(denied):
+        ins.append((jeq, n - i + 3, 0, nr))  # -> eperm
+    ins.append((jeq, 0, 1, 435))
+    ins.append((ret, 0, 0, enosys))
+    ins.append((jeq, 2, 0, 56))  # clone -> clone-args
+    ins.append((ret, 0, 0, allow))
+    ins.append((ret, 0, 0, eperm))
+    ins += [(ld, 0, 0, 16), (jset, 1, 0, _NS_FLAGS), (ret, 0, 0, allow), (ret, 0, 0, eperm)]
+    return b"".join(struct.pack("HBBI", *i) for i in ins)
+
+
+def _install_seccomp(prog: bytes) -> None:  # pragma: no cover - runs in the child
+    buf = ctypes.create_string_buffer(prog)
+
+    class Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = Fprog(len(prog) // 8, ctypes.addressof(buf))
+    _check(_LIBC.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(2), ctypes.byref(fprog), 0, 0), "seccomp")
+
+
 # ----------------------------------------------------------------------------- worker
 class Worker:
     def __init__(self, settings: dict, in_fd: int, out_fd: int):
@@ -110,8 +248,13 @@ class Worker:
         self.root = os.geteuid() == 0
         self.uid = self.gid = None
         self.pidns_fd = None
+        self.oom_fd = None
+        self.cgroup = None
         self.prot = {"root": self.root}
         self.hidden: list = []
+        self.visible: list = []
+        self.literals = _load_literals()
+        self.seccomp = _seccomp_program() if os.uname().machine == "x86_64" else None
         self._setup()
 
     # -- start-up: decide which protections work here --------------------------------
@@ -123,6 +266,7 @@ class Worker:
             except Exception:
                 pass
         import gc
+        import shutil  # noqa: F401  (needed by the cleanup after the filesystem view changes)
 
         gc.collect()
         gc.freeze()  # keep the pre-imported objects out of the children's collections (less copy-on-write)
@@ -138,6 +282,7 @@ class Worker:
             except KeyError:
                 pass
         prot["unprivileged_user"] = (not self.root) or self.uid is not None
+        prot["memory_cgroup"] = self.root and s.get("memory_cgroup", True) and self._join_memory_cgroup()
         prot["user_namespace"] = False
         wants_ns = s["isolate_network"] or s["isolate_pids"] or s["isolate_mounts"]
         if not self.root and wants_ns and s.get("user_namespace", True):
@@ -162,8 +307,14 @@ class Worker:
                 self.pidns_fd = None
         elif s["isolate_pids"] and admin:  # user namespace: cannot setns back, fork twice instead
             self.pid_double_fork = prot["pid_namespace"] = _probe_pid_namespace()
-        prot["mount_namespace"] = False
-        if s["isolate_mounts"] and admin:
+        prot["mount_namespace"] = prot["allowlisted_root"] = False
+        if s["isolate_mounts"] and self.root and prot["pid_namespace"]:
+            try:
+                self._build_root()
+                prot["mount_namespace"] = prot["allowlisted_root"] = True
+            except OSError:
+                pass
+        if s["isolate_mounts"] and admin and not prot["mount_namespace"]:
             try:
                 self._setup_mounts()
                 if not self.root:
@@ -171,22 +322,109 @@ class Worker:
                 prot["mount_namespace"] = True
             except OSError:
                 pass
+        # per program: IPC and mount namespaces with a fresh /tmp (root, or owner of a user namespace)
+        prot["ipc_namespace"] = admin and _probe_unshare(CLONE_NEWIPC)
+        self.private_tmp = prot["allowlisted_root"]
         if prot["mount_namespace"]:
             self.tmp_root = "/tmp"
         else:
             self.tmp_root = tempfile.mkdtemp(prefix="azr-sbx-")
             os.chmod(self.tmp_root, 0o711)
-        self.rundir = os.path.join(self.tmp_root, "run")
+        self.rundir = "/tmp" if self.private_tmp else os.path.join(self.tmp_root, "run")
+        prot["no_new_privs"] = True
+        prot["seccomp"] = self.seccomp is not None and _probe_seccomp(self.seccomp)
         prot["rlimits"] = True
         prot["wall_clock_kill"] = True
         prot["new_session"] = True
 
+    def _join_memory_cgroup(self) -> bool:
+        """Move this worker into a memory cgroup of its own whose limit bounds everything its
+        programs allocate, page cache of their files, tmpfs, System V / POSIX shared memory
+        and memfd included (cgroup v1 ``memory`` or v2 ``memory.max``)."""
+        limit = (int(self.s["memory_mb"]) + int(self.s["max_file_mb"]) + 96) * 1024 * 1024
+        try:
+            with open("/proc/self/cgroup") as fh:
+                lines = fh.read().splitlines()
+            v1 = [ln.split(":", 2)[2] for ln in lines if ln.split(":")[1] == "memory"]
+            v2 = [ln.split(":", 2)[2] for ln in lines if ln.startswith("0::")]
+            if v1 and os.path.isdir("/sys/fs/cgroup/memory"):
+                base, files = "/sys/fs/cgroup/memory" + v1[0], ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes")
+                events = "memory.oom_control"
+            elif v2 and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+                base, files, events = "/sys/fs/cgroup" + v2[0], ("memory.max", "memory.swap.max"), "memory.events"
+            else:
+                return False
+            path = os.path.join(base, f"azr-sandbox-{os.getpid()}")
+            os.mkdir(path)
+            self.cgroup = path
+            for i, name in enumerate(files):
+                if os.path.exists(os.path.join(path, name)):
+                    with open(os.path.join(path, name), "w") as fh:
+                        fh.write(str(limit) if i == 0 or name.endswith("memsw.limit_in_bytes") else "0")
+            with open(os.path.join(path, "cgroup.procs"), "w") as fh:
+                fh.write(str(os.getpid()))
+            self.oom_fd = os.open(os.path.join(path, events), os.O_RDONLY)
+            return True
+        except (OSError, IndexError, ValueError):
+            return False
+
+    def _oom_kills(self) -> int:
+        if self.oom_fd is None:
+            return 0
+        try:
+            for line in os.pread(self.oom_fd, 4096, 0).decode().splitlines():
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def _build_root(self) -> None:
+        """As root: a new mount namespace whose root is a fresh read-only tmpfs holding only
+        read-only binds of the standard library (site-packages masked), the shared-library
+        directories, a few device nodes, and an empty /tmp; the host's root is detached."""
+        imports = _minimal([os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)])
+        masks = [os.path.join(d, n) for d in imports for n in ("site-packages", "dist-packages")
+                 if os.path.isdir(os.path.join(d, n))]
+        libs = _minimal([d for d in map(os.path.realpath, _library_dirs())
+                         if not any(_under(i, d) or _under(d, i) for i in imports)])
+        files = [p for p in ("/etc/ld.so.cache",) if os.path.isfile(p)]
+        links = [p for p in ("/lib", "/lib64", "/lib32", "/libx32") if os.path.islink(p)]
+        _unshare(CLONE_NEWNS)
+        _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+        new = "/tmp"  # any existing directory serves as the mount point of the new root
+        _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=256k,nr_inodes=1024,mode=755")
+        for src in imports + libs + files + list(_DEVICES):
+            dst = new + src
+            if os.path.isdir(src):
+                os.makedirs(dst, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                os.close(os.open(dst, os.O_CREAT | os.O_WRONLY, 0o644))
+            flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | (0 if src in _DEVICES else MS_NODEV)
+            _mount(src, dst, None, MS_BIND | MS_REC, None)
+            _mount("none", dst, None, flags, None)
+        for m in masks:
+            _mount("tmpfs", new + m, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755")
+        for ln in links:
+            if not os.path.lexists(new + ln):
+                os.symlink(os.readlink(ln), new + ln)
+        os.makedirs(new + "/tmp", exist_ok=True)
+        os.chmod(new + "/tmp", 0o755)
+        os.chdir(new)
+        _check(_LIBC.syscall(ctypes.c_long(155), b".", b"."), "pivot_root")  # x86_64 pivot_root(".", ".")
+        _check(_LIBC.umount2(b".", ctypes.c_int(MNT_DETACH)), "umount old root")
+        os.chdir("/")
+        _mount("none", "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+        self.visible = imports + libs + files + list(_DEVICES)
+
     def _setup_mounts(self) -> None:
-        """Once per worker: a private mount namespace with a fresh size-capped tmpfs on /tmp,
-        read-only empty masks over the other world-writable directories and over the hidden
-        directories (``hide_paths``, the caller's working and data directories, and any
-        directory the unprivileged user cannot traverse, such as /root). Import directories
-        of the Python installation that sit under a hidden directory are bound back read-only."""
+        """Fallback (no root, or the allowlisted root failed): a private mount namespace with a
+        fresh size-capped tmpfs on /tmp, read-only empty masks over the other world-writable
+        directories and over the hidden directories (``hide_paths``, the caller's working and
+        data directories, and any directory the unprivileged user cannot traverse, such as
+        /root). Import directories of the Python installation that sit under a hidden
+        directory are bound back read-only."""
         tops = _hidden_tops(list(self.s.get("hide_paths", ())) + list(self.s.get("hide_extra", ())),
                             sys.path, check_traverse=self.uid is not None)
         imports = _minimal([os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)])
@@ -195,7 +433,7 @@ class Worker:
         _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
         keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in expose}
         size_kb = int(self.s["max_file_mb"]) * 1024
-        _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_kb}k,mode=1777")
+        _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_kb}k,nr_inodes={_TMP_INODES},mode=1777")
         for d in WORLD_WRITABLE_CANDIDATES:
             if _world_writable(d):
                 _mount("tmpfs", d, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755")
@@ -213,30 +451,36 @@ class Worker:
 
     def serve(self) -> None:
         write_msg(self.out_fd, {"hello": True, "protections": self.prot, "hidden_paths": self.hidden,
-                                "pid": os.getpid()})
+                                "visible_paths": self.visible, "cgroup": self.cgroup, "pid": os.getpid()})
         while True:
             msg = read_msg(self.in_fd)
             if msg is None or msg.get("op") == "exit":
                 break
+            self.retire = False
             try:
                 result = self.run_job(msg)
-            except Exception as e:  # a sandbox fault, not the program's: report it, keep serving
+            except Exception as e:  # a sandbox fault, not the program's: report it, then step down
                 result = _result("killed", None, "SandboxError", f"{type(e).__name__}: {e}") | {"duration_s": 0.0}
+                self.retire = True
+            result["retire"] = self.retire
             write_msg(self.out_fd, result)
+            if self.retire:
+                break
         if not self.prot["mount_namespace"]:
-            import shutil
-
-            shutil.rmtree(self.tmp_root, ignore_errors=True)
+            _remove_tree(self.tmp_root)
 
     # -- one program ------------------------------------------------------------------
     def run_job(self, job: dict) -> dict:
         timeout = float(job.get("timeout_s") or self.s["timeout_s"])
         cap = int(self.s["max_output_bytes"])
+        want_value = job.get("expr") is not None or job.get("call_args") is not None
         rundir = self.rundir
-        os.mkdir(rundir, 0o700)
-        if self.uid is not None:
-            os.chown(rundir, self.uid, self.gid)
+        if not self.private_tmp:
+            os.mkdir(rundir, 0o700)
+            if self.uid is not None:
+                os.chown(rundir, self.uid, self.gid)
         r, w = os.pipe()
+        oom_before = self._oom_kills()
         t0 = time.monotonic()
         if self.pidns_fd is not None:
             _unshare(CLONE_NEWPID)
@@ -257,18 +501,21 @@ class Worker:
             return _result("error", None, "SandboxSetupError", "fork failed") | {"duration_s": 0.0}
         os.close(w)
         try:
-            result = self._supervise(pid, r, t0, timeout, cap)
+            result = self._supervise(pid, r, t0, timeout, cap, want_value)
         finally:
             os.close(r)
             self._cleanup(pid)
-            self._clean_tmp()
+            if not self.private_tmp:
+                self._clean_tmp()
+        if result["status"] == "killed" and self._oom_kills() > oom_before:
+            result = _result("memory", None, "MemoryError", "memory limit exceeded (cgroup)")
         result["duration_s"] = round(time.monotonic() - t0, 6)
         return result
 
-    def _supervise(self, pid: int, r: int, t0: float, timeout: float, cap: int) -> dict:
+    def _supervise(self, pid: int, r: int, t0: float, timeout: float, cap: int, want_value: bool) -> dict:
         pidfd = os.pidfd_open(pid)
         buf, eof, exited, timed_out, too_big = bytearray(), False, False, False, False
-        limit = 2 * cap + 8192  # JSON escaping may double the repr
+        limit = 4 * cap + 8192  # value + error message, UTF-8, framing
         try:
             while True:
                 left = t0 + timeout - time.monotonic()
@@ -298,12 +545,8 @@ class Worker:
             return _result("error", None, "OutputTooLarge", f"result exceeds {cap} bytes")
         if buf:
             try:
-                res = json.loads(buf.decode("utf-8"))
-                if not (isinstance(res, dict) and res.get("status") in ("ok", "error", "memory")):
-                    raise ValueError("bad result record")
-                return _result(res["status"], _str_or_none(res.get("value")),
-                               _str_or_none(res.get("error_type")), _str_or_none(res.get("error_message")))
-            except (ValueError, UnicodeDecodeError):
+                return parse_report(bytes(buf), cap, want_value)
+            except (ValueError, IndexError):
                 return _result("error", None, "BadResult", "the program corrupted its result channel")
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
@@ -322,18 +565,60 @@ class Worker:
         _reap_orphans()  # cheap when nothing is left (the usual case, and always with a PID namespace)
 
     def _clean_tmp(self) -> None:
-        """Remove everything the run wrote (its run dir, and anything else in the private /tmp)."""
-        import shutil
-
+        """Without a per-program /tmp: remove everything the run wrote in the worker's temp
+        directory; if anything stays, retire this worker (the pool starts a fresh one)."""
         for name in os.listdir(self.tmp_root):
-            path = os.path.join(self.tmp_root, name)
+            _remove_tree(os.path.join(self.tmp_root, name))
+        if os.listdir(self.tmp_root):
+            self.retire = True
+
+
+def _remove_tree(path: str) -> None:
+    """Remove a file or directory tree whatever it holds (any depth, unreadable directories,
+    fifos, sockets), without recursion; errors are left for the caller to notice."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return
+    stack = [path]
+    while stack:
+        d = stack[-1]
+        try:
+            os.chmod(d, 0o700)
+            entries = list(os.scandir(d))
+        except OSError:
+            entries = []
+        subdirs = []
+        for e in entries:
             try:
-                os.rmdir(path)
-            except OSError:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
+                if e.is_dir(follow_symlinks=False):
+                    subdirs.append(e.path)
                 else:
-                    os.unlink(path)
+                    os.unlink(e.path)
+            except OSError:
+                pass
+        if subdirs:
+            stack.extend(subdirs)
+            continue
+        stack.pop()
+        try:
+            os.rmdir(d)
+        except OSError:
+            if any(True for _ in _safe_scandir(d)):
+                return  # something could not be removed: give up (the caller retires the worker)
+
+
+def _safe_scandir(d: str):
+    try:
+        return list(os.scandir(d))
+    except OSError:
+        return []
 
 
 def _drain(fd: int, buf: bytearray, limit: int) -> bool:
@@ -391,18 +676,73 @@ def _reap_orphans() -> None:
 
 def _children_of(ppid: int) -> list[int]:
     out = []
-    for name in os.listdir("/proc"):
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return out
+    for name in names:
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as fh:
-                stat = fh.read()
+                st = fh.read()
         except OSError:
             continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
+        fields = st[st.rfind(b")") + 2 :].split()
         if len(fields) > 1 and int(fields[1]) == ppid:
             out.append(int(name))
     return out
+
+
+def _library_dirs() -> list:
+    """Directories of the shared libraries this process has mapped, plus the system's
+    multiarch library directories (extension modules load more of them later)."""
+    dirs = set()
+    try:
+        with open("/proc/self/maps") as fh:
+            for line in fh:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and ".so" in parts[5]:
+                    dirs.add(os.path.dirname(parts[5].strip()))
+    except OSError:
+        pass
+    arch = os.uname().machine
+    for d in (f"/lib/{arch}-linux-gnu", f"/usr/lib/{arch}-linux-gnu", "/lib64", "/usr/lib64"):
+        if os.path.isdir(d):
+            dirs.add(d)
+    return [d for d in dirs if d.startswith("/") and os.path.isdir(d) and d not in ("/", "/usr", "/lib", "/usr/lib")]
+
+
+def _probe_unshare(flags: int) -> bool:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _unshare(flags)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, st = os.waitpid(pid, 0)
+    return os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0
+
+
+def _probe_seccomp(prog: bytes) -> bool:
+    """Does the filter install, and does it deny ``keyctl`` while ordinary calls work?"""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _prctl(PR_SET_NO_NEW_PRIVS, 1)
+            _install_seccomp(prog)
+            ok = _LIBC.syscall(ctypes.c_long(250), ctypes.c_long(0), ctypes.c_long(-3), 0) == -1 and \
+                ctypes.get_errno() == 1 and os.getpid() > 0
+            g = os.fork()
+            if g == 0:
+                os._exit(0)
+            os.waitpid(g, 0)
+            os._exit(0 if ok else 1)
+        except BaseException:
+            os._exit(1)
+    _, st = os.waitpid(pid, 0)
+    return os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0
 
 
 def _enter_user_namespace() -> bool:
@@ -525,25 +865,43 @@ def _signame(sig: int) -> str:
         return f"signal {sig}"
 
 
-def _str_or_none(v):
-    return None if v is None else str(v)
-
-
 def _result(status, value, error_type, error_message) -> dict:
     return {"status": status, "value": value, "error_type": error_type, "error_message": error_message}
 
 
 # ----------------------------------------------------------------------------- child
 def _child(worker: Worker, job: dict, wfd: int, rundir, timeout: float) -> None:  # pragma: no cover
-    """Runs in the forked child: confine, run the program, report once, ``_exit``."""
+    """Runs in the forked child: confine, run the program, report once, ``_exit``.
+
+    Everything the report needs (``_frame``, ``repr``, ``os.write``, ``os._exit``, the type
+    name getter) is bound to locals before the program runs; the frame is built with
+    methods of ``str``/``bytes``/``int``, which programs cannot replace."""
     import builtins
 
-    dumps, write, exit_, repr_ = json.dumps, os.write, os._exit, builtins.repr
+    frame, write, exit_, repr_, isinstance_, type_ = _frame, os.write, os._exit, builtins.repr, isinstance, type
+    getpid, me = os.getpid, os.getpid()
+    str_, memoryview_, memory_error = str, memoryview, MemoryError
+    type_name = type.__dict__["__name__"].__get__
+    base_exc = BaseException
     cap = int(worker.s["max_output_bytes"])
+    call = None
     try:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         os.setsid()
+        if worker.private_tmp:
+            _unshare(CLONE_NEWNS | CLONE_NEWIPC)
+            owner = "" if worker.uid is None else f",uid={worker.uid},gid={worker.gid}"
+            _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                   f"size={int(worker.s['max_file_mb']) * 1024}k,nr_inodes={_TMP_INODES},mode=700{owner}")
+        elif worker.prot.get("ipc_namespace"):
+            _unshare(CLONE_NEWIPC)
         os.chdir(rundir)
+        if job.get("call_args") is not None:
+            ok, parsed = worker.literals.parse_literal(job["call_args"], max_chars=1 << 24)
+            if not (ok and isinstance(parsed, tuple) and len(parsed) == 2 and isinstance(parsed[0], tuple)
+                    and isinstance(parsed[1], dict) and all(isinstance(k, str) for k in parsed[1])):
+                raise ValueError("call arguments are not an (args, kwargs) literal")
+            call = parsed
         _redirect_std_fds()
         _close_fds_except(wfd)
         _set_rlimits(worker.s, timeout)
@@ -555,35 +913,41 @@ def _child(worker: Worker, job: dict, wfd: int, rundir, timeout: float) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past RLIMIT_FSIZE raise OSError
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
+        if worker.prot.get("seccomp"):
+            _install_seccomp(worker.seccomp)
     except BaseException as e:
-        res = _result("error", None, "SandboxSetupError", f"{type(e).__name__}: {e}")
-        _write_all(wfd, dumps(res).encode())
+        _write_all(wfd, _frame(2, (None, "SandboxSetupError", f"{type(e).__name__}: {e}"), cap))
         exit_(3)
 
-    status, value, etype, emsg = "ok", None, None, None
+    status, value, etype, emsg = 1, None, None, None
     try:
         glb = {"__name__": "__main__", "__builtins__": builtins}
         exec(compile(job["code"], "<program>", "exec"), glb)
-        if job.get("expr") is not None:
+        if call is not None:
+            value = repr_(glb["f"](*call[0], **call[1]))
+        elif job.get("expr") is not None:
             value = repr_(eval(compile(job["expr"], "<expr>", "eval"), glb))
-            if len(value) > cap:
-                status, value = "error", None
-                etype, emsg = "OutputTooLarge", f"repr of the result exceeds {cap} characters"
-    except MemoryError:
-        status, value, etype, emsg = "memory", None, "MemoryError", "memory limit exceeded"
-    except BaseException as e:  # the program may raise anything, SystemExit included
-        status, value = "error", None
+        if value is not None and (not isinstance_(value, str_) or str_.__len__(value) > cap):
+            status, value = 2, None
+            etype, emsg = "OutputTooLarge", f"repr of the result exceeds {cap} characters"
+    except memory_error:
+        status, value, etype, emsg = 3, None, "MemoryError", "memory limit exceeded"
+    except base_exc as e:  # the program may raise anything, SystemExit included
+        status, value = 2, None
         try:
-            etype = type(e).__name__
-            emsg = str(e)[:cap]
-        except BaseException:
+            etype = type_name(type_(e))
+            emsg = str_(e)
+        except base_exc:
             etype, emsg = etype or "Exception", "<unprintable exception>"
+    if getpid() != me:  # a process the program forked reached this point: it reports nothing
+        exit_(0)
     try:
-        data = dumps({"status": status, "value": value, "error_type": etype, "error_message": emsg}).encode()
-    except BaseException:
-        data = b'{"status": "error", "value": null, "error_type": "BadResult", "error_message": "unencodable"}'
+        data = frame(status, (value, etype, emsg), cap)
+    except base_exc:
+        data = frame(2, (None, "BadResult", "unencodable result"), cap)
     try:
-        view = memoryview(data)
+        view = memoryview_(data)
         while view:
             view = view[write(wfd, view):]
     finally:
@@ -599,8 +963,7 @@ def _pid1_parent(worker: Worker, job: dict, wfd: int, rundir, timeout: float) ->
         _unshare(CLONE_NEWPID)
         g = os.fork()
     except BaseException as e:
-        res = _result("error", None, "SandboxSetupError", f"{type(e).__name__}: {e}")
-        _write_all(wfd, json.dumps(res).encode())
+        _write_all(wfd, _frame(2, (None, "SandboxSetupError", f"{type(e).__name__}: {e}"), 1000))
         os._exit(3)
     if g == 0:
         _child(worker, job, wfd, rundir, timeout)
@@ -637,6 +1000,8 @@ def _set_rlimits(s: dict, timeout: float) -> None:
         resource.RLIMIT_NOFILE: (int(s["max_open_files"]),) * 2,
         resource.RLIMIT_NPROC: (int(s["max_procs"]),) * 2,
         resource.RLIMIT_CORE: (0, 0),
+        resource.RLIMIT_MSGQUEUE: (0, 0),
+        resource.RLIMIT_MEMLOCK: (0, 0),
     }
     for res, lim in limits.items():
         resource.setrlimit(res, lim)

@@ -1,27 +1,28 @@
 """The sandbox: a warm pool of small worker processes that run untrusted Python programs.
 
-Threat model. Programs are written by a model that may be optimised against the reward, so
-they may try anything. The sandbox (not the static checks) is the security boundary:
+Programs are written by a model that may be optimised against the reward, so they may try
+anything; the sandbox (not the static checks) is the security boundary. The full threat
+model, with what is and is not contained, is in the README ("Threat model"); in short:
 
 - Each worker is a separate, small interpreter (``python -S -s -P``, standard library only,
   minimal environment) started once by ``Sandbox``; it is never forked from the caller, so
-  the caller may hold torch, CUDA contexts or threads.
-- Each program runs in a fresh child forked from a worker: new session, PID 1 of a new PID
-  namespace (every process it starts is killed when it ends), new mount namespace with a
-  private size-capped tmpfs ``/tmp`` holding its working directory and read-only masks over
-  the other world-writable directories, the worker's network namespace (no interface up),
-  rlimits (CPU, address space, file size, open files, processes, no core dumps), and it
-  runs as an unprivileged user. The worker kills it from outside on the wall-clock timeout.
-- Results come back as JSON strings (the ``repr`` of values); nothing from a program is
-  ever unpickled or evaluated in the caller.
+  the caller may hold torch, CUDA contexts or threads. As root it lives in a filesystem view
+  built from an allowlist (the standard library, shared libraries, four device nodes) and a
+  memory cgroup of its own (see ``_worker.py``).
+- Each program runs in a fresh child forked from a worker: PID 1 of a new PID namespace,
+  new mount and IPC namespaces, a private size- and inode-capped tmpfs ``/tmp`` that
+  vanishes with it, the worker's network namespace (no interface up), rlimits, an
+  unprivileged user, ``PR_SET_NO_NEW_PRIVS`` and a seccomp filter. The worker kills it from
+  outside on the wall-clock timeout.
+- Results come back as text: the child's report is parsed strictly by the worker, the
+  worker's message strictly by the caller (``_check_message``), and values stay ``repr``
+  text that callers parse with ``azr.executor.literals`` (never evaluated). Anything
+  malformed is that one job's failure.
 
-The user switch needs root; without root the namespaces come from an unprivileged user
-namespace where the kernel allows it (then the filesystem is remounted read-only except the
-private /tmp, and the program keeps the caller's uid). ``Sandbox.protections`` says which
-protections are active. Not covered: reading world-readable files (the program sees the filesystem
-read-only), CPU-cache/timing side channels, kernel exploits, and a program that
-deliberately forges its own result record (it shares its process with the reporting code;
-the static checks and the two-process determinism check make that hard to do usefully).
+The user switch, the allowlisted root and the cgroup need root; without root the
+namespaces come from an unprivileged user namespace where the kernel allows it (then the
+filesystem is remounted read-only except the private /tmp, and the program keeps the
+caller's uid). ``Sandbox.protections`` says which protections are active.
 """
 
 from __future__ import annotations
@@ -48,9 +49,13 @@ _GRACE_S = 10.0  # how long past a job's timeout the caller waits before declari
 
 @dataclass(frozen=True)
 class Job:
-    """One program run: execute ``code`` as a module, then evaluate ``expr`` (if any).
+    """One program run: execute ``code`` as a module, then evaluate ``expr`` (if any), or
+    call its ``f`` on ``call_args``.
 
-    ``replica``: jobs with different replica numbers run in different worker processes
+    ``call_args``: text of an ``(args_tuple, kwargs_dict)`` pair of plain values (what
+    ``repr`` writes); the worker parses it with the safe parser of ``azr.executor.literals``
+    *before* the program runs and reports ``repr(f(*args, **kwargs))``. This is how answers
+    reach a program as data, never as code. ``replica``: jobs with different replica numbers run in different worker processes
     (different hash seeds and memory layouts); ``None`` means any worker.
     """
 
@@ -58,12 +63,15 @@ class Job:
     expr: str | None = None
     timeout_s: float | None = None
     replica: int | None = None
+    call_args: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str):
             raise TypeError(f"Job.code must be a str, got {type(self.code).__name__}")
         if self.expr is not None and not isinstance(self.expr, str):
             raise TypeError(f"Job.expr must be a str or None, got {type(self.expr).__name__}")
+        if self.call_args is not None and (not isinstance(self.call_args, str) or self.expr is not None):
+            raise ValueError("Job.call_args must be a str, and cannot be combined with expr")
         if self.timeout_s is not None and not (self.timeout_s > 0 and self.timeout_s < float("inf")):
             raise ValueError(f"Job.timeout_s must be a positive number, got {self.timeout_s}")
         if self.replica is not None and (not isinstance(self.replica, int) or self.replica < 0):
@@ -72,7 +80,8 @@ class Job:
 
 @dataclass(frozen=True)
 class ExecResult:
-    """Outcome of one ``Job``. ``value`` is ``repr(eval(expr))`` when status is ``ok``."""
+    """Outcome of one ``Job``. ``value`` is ``repr(eval(expr))`` (or of the call) when status
+    is ``ok``: text written by the program's process, to be parsed, never evaluated."""
 
     status: Status
     value: str | None = None
@@ -117,6 +126,8 @@ class _WorkerProc:
             raise SandboxError("sandbox worker failed to start")
         self.protections: dict[str, bool] = dict(hello["protections"])
         self.hidden_paths: list[str] = list(hello.get("hidden_paths", []))
+        self.visible_paths: list[str] = list(hello.get("visible_paths", []))
+        self.cgroup: str | None = hello.get("cgroup")
 
     def _send(self, obj: dict) -> None:
         data = json.dumps(obj).encode("utf-8")
@@ -137,9 +148,9 @@ class _WorkerProc:
         """Send one job and wait for its result; ``None`` if the worker died or hung."""
         timeout = float(job.timeout_s or default_timeout)
         try:
-            self._send({"code": job.code, "expr": job.expr, "timeout_s": timeout})
+            self._send({"code": job.code, "expr": job.expr, "call_args": job.call_args, "timeout_s": timeout})
             return self._recv(timeout=timeout + _GRACE_S)
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError included
             return None
 
     def alive(self) -> bool:
@@ -155,6 +166,7 @@ class _WorkerProc:
         finally:
             if self.proc.stdout:
                 self.proc.stdout.close()
+            self._remove_cgroup()
 
     def kill(self) -> None:
         try:
@@ -162,6 +174,20 @@ class _WorkerProc:
             self.proc.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             pass
+        self._remove_cgroup()
+
+    def _remove_cgroup(self) -> None:
+        """The worker's memory cgroup (empty once the worker is gone)."""
+        if self.cgroup and os.path.basename(self.cgroup).startswith("azr-sandbox-"):
+            for _ in range(20):
+                try:
+                    os.rmdir(self.cgroup)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
+            self.cgroup = None
 
 
 def _read_exact(fd: int, n: int, deadline: float) -> bytes | None:
@@ -213,6 +239,8 @@ class Sandbox:
         #: Directories programs see as empty (mount isolation): hide_paths, the caller's working
         #: and data directories, private directories such as /root.
         self.hidden_paths: list[str] = list(self._all[0].hidden_paths)
+        #: With the allowlisted root (root only): the host paths programs can see (read-only).
+        self.visible_paths: list[str] = list(self._all[0].visible_paths)
 
     # -- context management --------------------------------------------------------
     def __enter__(self) -> "Sandbox":
@@ -288,16 +316,13 @@ class Sandbox:
         with self._slots:
             for _ in range(2):
                 w = self._acquire(job.replica)
-                res = w.run(job, self.config.timeout_s)
+                res = _check_message(w.run(job, self.config.timeout_s), self.config.max_output_bytes)
                 if res is not None:
-                    self._release(w)
-                    return ExecResult(
-                        status=res["status"],
-                        value=res.get("value"),
-                        error_type=res.get("error_type"),
-                        error_message=res.get("error_message"),
-                        duration_s=float(res.get("duration_s", 0.0)),
-                    )
+                    if res[1]:  # the worker could not clean up after this job: start a fresh one
+                        self._replace(w)
+                    else:
+                        self._release(w)
+                    return res[0]
                 self._replace(w)
         return ExecResult("killed", None, "WorkerDied", "the sandbox worker died twice running this job",
                           time.monotonic() - t0)
@@ -341,3 +366,17 @@ class Sandbox:
         with self._lock:
             self._all = [fresh if w is dead else w for w in self._all]
         self._release(fresh)
+
+
+def _check_message(msg: object, cap: int) -> tuple[ExecResult, bool] | None:
+    """A worker's result message as ``(ExecResult, retire)``; ``None`` if it is missing or
+    malformed (the worker is then treated as dead: replaced, and the job retried once)."""
+    if not isinstance(msg, dict) or msg.get("status") not in STATUSES:
+        return None
+    fields = [msg.get(k) for k in ("value", "error_type", "error_message")]
+    if not all(f is None or (isinstance(f, str) and len(f) <= 4 * cap + 1000) for f in fields):
+        return None
+    dur = msg.get("duration_s", 0.0)
+    if not isinstance(dur, (int, float)) or isinstance(dur, bool) or not 0 <= dur < 1e7:
+        return None
+    return ExecResult(msg["status"], *fields, duration_s=float(dur)), bool(msg.get("retire") is True)
