@@ -42,10 +42,10 @@ def reference_sets(buffers: Buffers, task_type: TaskType, n: int, k: int, rng: r
 
 
 def proposer_prompts(buffers: Buffers, task_type: TaskType, n: int, k: int, n_inputs: int,
-                     rng: random.Random) -> list[ProposerPrompt]:
-    """``n`` proposer prompts of ``task_type``."""
+                     rng: random.Random, template_set: str = "reference") -> list[ProposerPrompt]:
+    """``n`` proposer prompts of ``task_type`` (``template_set``: ``selfplay.template_set``)."""
     return [
-        ProposerPrompt(task_type, proposer_prompt(task_type, refs, n_inputs=n_inputs), refs)
+        ProposerPrompt(task_type, proposer_prompt(task_type, refs, n_inputs=n_inputs, template_set=template_set), refs)
         for refs in reference_sets(buffers, task_type, n, k, rng)
     ]
 

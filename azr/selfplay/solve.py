@@ -27,8 +27,9 @@ class Grade:
     answer: str = ""
 
 
-def solver_prompts(task_type: TaskType, tasks: Sequence[Task]) -> list[str]:
-    return [solver_prompt(task_type, t) for t in tasks]
+def solver_prompts(task_type: TaskType, tasks: Sequence[Task], template_set: str = "reference") -> list[str]:
+    """One solver prompt per task (``template_set``: ``selfplay.template_set``)."""
+    return [solver_prompt(task_type, t, template_set=template_set) for t in tasks]
 
 
 def grade(env, task_type: TaskType, tasks: Sequence[Task], completions: Sequence[Completion]) -> list[Grade]:
