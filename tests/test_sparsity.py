@@ -164,8 +164,15 @@ def test_mismatches_are_clear_errors(tmp_path):
     b["model.norm.weight"] = np.ones(17, dtype=np.float32)
     with pytest.raises(CheckpointError, match="shape"):
         compute_sparsity(pa, write_checkpoint(tmp_path / "b", b))
+    ints = dict(a)
+    ints["model.norm.weight"] = np.arange(16, dtype=np.int64)
+    pi = tmp_path / "i"
+    pi.mkdir()
+    (pi / "config.json").write_text((pa / "config.json").read_text())
+    write_safetensors(pi / "model.safetensors", {k: v for k, v in a.items() if k != "model.norm.weight"}, "F32")
+    _append_int_tensor(pi / "model.safetensors", "model.norm.weight", ints["model.norm.weight"])
     with pytest.raises(CheckpointError, match="dtype"):
-        compute_sparsity(pa, write_checkpoint(tmp_path / "c", a, "BF16"))
+        compute_sparsity(pa, pi)
     c = {k: v for k, v in a.items() if "layers.1." not in k}
     with pytest.raises(CheckpointError, match="names differ"):
         compute_sparsity(pa, write_checkpoint(tmp_path / "d", c))
@@ -228,3 +235,80 @@ def test_pairs_and_table(tmp_path):
     js = r.to_json()
     assert set(js["total"]) == {"numel", "changed", "sparsity", "changed_exact", "sparsity_exact"}
     assert json.loads(json.dumps(js))["by_layer"]["0"]["changed"] == 37
+
+
+def _append_int_tensor(path, name, values):
+    """Rewrite a safetensors file with one more I64 tensor (the writer helper is float-only)."""
+    from safetensors.numpy import load_file, save_file
+
+    tensors = load_file(str(path))
+    tensors[name] = values
+    save_file(tensors, str(path))
+
+
+def test_encode_bf16_and_f16_match_torch():
+    import torch
+
+    from azr.analysis.sparsity import encode
+
+    rng = np.random.default_rng(0)
+    vals = np.concatenate([rng.standard_normal(4096).astype(np.float32) * 10.0 ** rng.integers(-40, 38, 4096),
+                           np.array([0.0, -0.0, np.inf, -np.inf, 1e-45, 3.3895e38, 1.00390625, 1.01171875],
+                                    dtype=np.float32)]).astype(np.float32)
+    ref = torch.from_numpy(vals).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+    np.testing.assert_array_equal(encode(vals, "BF16"), ref)
+    ref16 = torch.from_numpy(vals).to(torch.float16).view(torch.int16).numpy().view(np.uint16)
+    np.testing.assert_array_equal(encode(vals, "F16"), ref16)
+    assert np.isnan(decode(encode(np.array([np.nan], dtype=np.float32), "BF16"), "BF16")).all()
+
+
+@pytest.mark.parametrize("fine,coarse", [("F32", "BF16"), ("F32", "F16"), ("F16", "BF16")])
+def test_cross_dtype_compares_in_the_coarser_dtype_and_says_so(tmp_path, fine, coarse):
+    import torch
+
+    tdt = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}
+    a = tiny_llama_tensors(seed=1, tied=True)
+    b = perturb(a, CHANGES, seed=2)
+    # small drift everywhere in the fine copy: most of it vanishes when rounded to the coarse dtype
+    b = {k: (v * np.float32(1 + 1e-6)).astype(np.float32) for k, v in b.items()}
+    pa = write_checkpoint(tmp_path / "a", a, coarse)  # e.g. the bf16 base
+    pb = write_checkpoint(tmp_path / "b", b, fine)  # e.g. an fp32 checkpoint
+    expect = 0
+    for name in a:
+        if name == "lm_head.weight":
+            continue
+        ta = torch.from_numpy(a[name]).to(tdt[coarse])
+        tb = torch.from_numpy(b[name]).to(tdt[fine]).to(tdt[coarse])
+        expect += int((ta.view(torch.int16) != tb.view(torch.int16)).sum())
+    for chunk in (8, 1 << 20):
+        r = compute_sparsity(pa, pb, chunk_bytes=chunk)
+        assert r.total["changed"] == expect
+        assert any(f"B cast from {fine} to {coarse}" in n for n in r.notes)
+        assert {t.dtype for t in r.tensors} == {coarse}
+    assert "cast from" in format_table([r, r])  # stated in the multi-pair table too
+    assert "cast from" in format_table([r])
+    rev = compute_sparsity(pb, pa)
+    assert rev.total["changed"] == expect and any(f"A cast from {fine} to {coarse}" in n for n in rev.notes)
+
+
+def test_report_states_casts_and_a_failed_preferred_pair(tmp_path):
+    from azr.analysis.report import RunInfo, fig_sparsity
+    from azr.analysis.rundir import Checkpoint
+
+    a = tiny_llama_tensors(seed=1)
+    b = perturb(a, CHANGES, seed=2)
+    run = tmp_path / "run"
+    c1 = write_checkpoint(run / "checkpoints" / "step_000001", a, "F32")
+    c2 = write_checkpoint(run / "checkpoints" / "step_000002", b, "F32")
+    ckpts = [Checkpoint(1, c1), Checkpoint(2, c2)]
+    out = tmp_path / "out"
+    out.mkdir()
+    # a bf16 base: compared in bf16 after casting the fp32 checkpoint, and the caption says so
+    write_checkpoint(run / "base_model", a, "BF16")
+    f = fig_sparsity([RunInfo(run, "r", {}, [], False, ckpts)], out)
+    assert "base model -> step 2" in f.caption and "cast from F32 to BF16" in f.caption
+    # a base that cannot be compared: the first -> last pair is used, and the caption says why
+    write_checkpoint(run / "base_model", {k: v for k, v in a.items() if "layers.1." not in k}, "F32")
+    f = fig_sparsity([RunInfo(run, "r", {}, [], False, ckpts)], out)
+    assert "step 1 -> step 2" in f.caption and "preferred pair, which failed" in f.caption
+    assert "names differ" in f.caption

@@ -18,7 +18,10 @@ def register(sub) -> None:
 
     p = asub.add_parser("sparsity", help="update sparsity between checkpoints",
                         description="Update sparsity S = 1 - ||B - A||_0 / n between two HF checkpoints (A B), "
-                                    "or between the checkpoints of a run directory (RUN).")
+                                    "or between the checkpoints of a run directory (RUN). Checkpoints stored in "
+                                    "different float dtypes (an fp32 checkpoint against a bf16 base) are compared "
+                                    "in the coarser dtype after rounding the finer side to nearest even; the "
+                                    "output says so in a note.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="A B (checkpoint folders or .safetensors files), or RUN")
     p.add_argument("--mode", choices=("consecutive", "first", "base"), default=None,
                    help="with RUN: consecutive checkpoints (default), each vs the first, or each vs --base")

@@ -225,8 +225,11 @@ def fig_sparsity(runs: list[RunInfo], out: Path, atol: float | None = None) -> F
                 errors.append(f"{desc}: {e}")
                 continue
             rows.append((f"{r.label}{' [baseline]' if r.baseline else ''}", res))
+            casts = [n for n in res["notes"] if "cast from" in n]
             descs.append(f"{r.label}: {desc} ({res['total']['numel']:,} parameters, "
-                         f"{res['total']['changed']:,} changed)")
+                         f"{res['total']['changed']:,} changed"
+                         + (f"; {'; '.join(casts)}" if casts else "") + ")"
+                         + (f" instead of the preferred pair, which failed ({'; '.join(errors)})" if errors else ""))
             break
         else:
             problems += [f"{r.label}: {e}" for e in errors]

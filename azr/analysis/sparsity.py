@@ -8,6 +8,11 @@ produced in the same pass, so both are reported. Tensors are compared chunk by c
 
 Tied weights are counted once: an ``lm_head`` absent from the file, or present while the
 config says ``tie_word_embeddings``, or two names pointing at the same bytes.
+
+Checkpoints stored in different float dtypes (an fp32 checkpoint against its bf16 base) are
+compared in the coarser dtype (fewer mantissa bits: BF16 < F16 < F32 < F64): the finer side is
+rounded to nearest even, as ``torch.Tensor.to`` does, and a note in the result says which
+tensors were cast. Other dtype mismatches are an error; nothing falls back silently.
 """
 
 from __future__ import annotations
@@ -100,6 +105,39 @@ def decode(bits: np.ndarray, dtype: str) -> np.ndarray:
     return bits.astype(np.float64)  # unsigned ints and BOOL
 
 
+# --- casting to a coarser float format (cross-dtype comparisons) --------------------------
+
+_MANTISSA_BITS = {"BF16": 7, "F16": 10, "F32": 23, "F64": 52}
+
+
+def coarser_dtype(a: str, b: str) -> str | None:
+    """The coarser of two float dtypes (fewer mantissa bits), or None when either is not one
+    of BF16, F16, F32, F64."""
+    if a not in _MANTISSA_BITS or b not in _MANTISSA_BITS:
+        return None
+    return a if _MANTISSA_BITS[a] <= _MANTISSA_BITS[b] else b
+
+
+def encode(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Raw bits of float ``values`` in ``dtype`` (BF16, F16, F32, F64), rounded to nearest even
+    (NaN stays NaN, keeping its sign)."""
+    if dtype == "F64":
+        return values.astype(np.float64).view(np.uint64)
+    if dtype == "F32":
+        return values.astype(np.float32).view(np.uint32)
+    if dtype == "F16":
+        with np.errstate(over="ignore"):
+            return values.astype(np.float16).view(np.uint16)
+    if dtype == "BF16":
+        bits = values.astype(np.float32).view(np.uint32)
+        rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+        nan = np.isnan(values)
+        if nan.any():
+            rounded = np.where(nan, (bits >> np.uint32(16)) | np.uint32(0x0040), rounded)
+        return rounded.astype(np.uint16)
+    raise ValueError(f"cannot encode to {dtype}")
+
+
 # --- counting ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -135,21 +173,37 @@ def _differing(ca: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sa[diff], sb[diff]
 
 
+def _compare_chunks(ca: np.ndarray, cb: np.ndarray, dtype: str, atol: float | None) -> tuple[int, int]:
+    """(changed, changed_exact) between two same-dtype chunks of raw bits."""
+    da, db = _differing(ca, cb)
+    n_diff = da.size
+    if atol is None or n_diff == 0:
+        return n_diff, n_diff
+    va, vb = decode(da, dtype), decode(db, dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        close = np.abs(vb - va) < atol  # NaN -> False -> changed
+    return n_diff - int(np.count_nonzero(close)), n_diff
+
+
 def count_changed(a: TensorInfo, b: TensorInfo, reader_a: ChunkReader, reader_b: ChunkReader,
                   atol: float | None = None) -> tuple[int, int]:
-    """(changed, changed_exact) element counts between two same-shape, same-dtype tensors."""
+    """(changed, changed_exact) element counts between two same-shape tensors.
+
+    Same dtype: stored bits are compared. Two float dtypes: the finer side is cast to the
+    coarser one first (``coarser_dtype``); the readers must then yield chunks of the same
+    element count (``compute_sparsity`` sizes them so)."""
     changed = exact = 0
+    coarse = a.dtype if a.dtype == b.dtype else coarser_dtype(a.dtype, b.dtype)
+    if coarse is None:
+        raise CheckpointError(f"{a.name}: cannot compare dtype {a.dtype} with {b.dtype}")
     for ca, cb in zip(reader_a.chunks(a), reader_b.chunks(b), strict=True):
-        da, db = _differing(ca, cb)
-        n_diff = da.size
-        exact += n_diff
-        if atol is None or n_diff == 0:
-            changed += n_diff
-            continue
-        va, vb = decode(da, a.dtype), decode(db, b.dtype)
-        with np.errstate(invalid="ignore", over="ignore"):
-            close = np.abs(vb - va) < atol  # NaN -> False -> changed
-        changed += n_diff - int(np.count_nonzero(close))
+        if a.dtype != coarse:
+            ca = encode(decode(ca, a.dtype), coarse)
+        if b.dtype != coarse:
+            cb = encode(decode(cb, b.dtype), coarse)
+        c, e = _compare_chunks(ca, cb, coarse, atol)
+        changed += c
+        exact += e
     return changed, exact
 
 
@@ -251,9 +305,9 @@ def _check_match(ta: dict[str, TensorInfo], tb: dict[str, TensorInfo], a: Path, 
         x, y = ta[name], tb[name]
         if x.shape != y.shape:
             raise CheckpointError(f"{name}: shape {list(x.shape)} in {a} but {list(y.shape)} in {b}")
-        if x.dtype != y.dtype:
-            raise CheckpointError(f"{name}: dtype {x.dtype} in {a} but {y.dtype} in {b} "
-                                  "(compare checkpoints saved in the same dtype)")
+        if x.dtype != y.dtype and coarser_dtype(x.dtype, y.dtype) is None:
+            raise CheckpointError(f"{name}: dtype {x.dtype} in {a} but {y.dtype} in {b}: only float "
+                                  "dtypes (BF16, F16, F32, F64) can be compared across dtypes")
 
 
 def compute_sparsity(a: str | Path, b: str | Path, atol: float | None = None,
@@ -266,13 +320,33 @@ def compute_sparsity(a: str | Path, b: str | Path, atol: float | None = None,
     tb, notes_b = comparable_tensors(b)
     _check_match(ta, tb, a, b)
     stats: list[TensorStat] = []
-    with ChunkReader(chunk_bytes) as ra, ChunkReader(chunk_bytes) as rb:
+    casts: dict[tuple[str, str], int] = {}
+    readers: dict[tuple[int, int], tuple[ChunkReader, ChunkReader]] = {}
+    try:
         for name in sorted(ta):
-            changed, exact = count_changed(ta[name], tb[name], ra, rb, atol)
-            x = ta[name]
-            stats.append(TensorStat(name, module_type(name), layer_index(name), x.shape, x.dtype,
+            x, y = ta[name], tb[name]
+            pair = readers.get((x.itemsize, y.itemsize))
+            if pair is None:  # chunks of the same element count on both sides
+                elems = max(8, chunk_bytes // max(x.itemsize, y.itemsize)) // 8 * 8
+                pair = (ChunkReader(elems * x.itemsize), ChunkReader(elems * y.itemsize))
+                readers[(x.itemsize, y.itemsize)] = pair
+            changed, exact = count_changed(x, y, pair[0], pair[1], atol)
+            dtype = x.dtype
+            if x.dtype != y.dtype:
+                dtype = coarser_dtype(x.dtype, y.dtype)
+                casts[(x.dtype, y.dtype)] = casts.get((x.dtype, y.dtype), 0) + 1
+            stats.append(TensorStat(name, module_type(name), layer_index(name), x.shape, dtype,
                                     x.numel, changed, exact))
+    finally:
+        for ra, rb in readers.values():
+            ra.close()
+            rb.close()
     notes = sorted(set(notes_a) | set(notes_b))
+    for (da, db), n in sorted(casts.items()):
+        coarse = coarser_dtype(da, db)
+        finer, side = (db, "B") if coarse == da else (da, "A")
+        notes.append(f"dtype differs in {n} tensors (A {da}, B {db}): {side} cast from {finer} to {coarse} "
+                     "(round to nearest even) before comparing")
     return SparsityResult(str(a), str(b), atol, stats, notes)
 
 
@@ -311,6 +385,8 @@ def format_table(results: Iterable[SparsityResult], per_tensor: bool = False) ->
         lines.append(head.replace(" " * 44, f"{'A -> B':<44}", 1))
         for r in results:
             lines.append(row(f"{Path(r.a).name} -> {Path(r.b).name}", r.total))
+        for r in results:
+            lines += [f"note ({Path(r.a).name} -> {Path(r.b).name}): {n}" for n in r.notes if "cast" in n]
         return "\n".join(lines)
     for r in results:
         crit = "exact bits" if r.atol is None else f"|delta| >= {r.atol:g} (exact in last column)"
