@@ -40,10 +40,15 @@ class RolloutConfig:
     top_p: float = 1.0  # nucleus sampling mass (AZR: 1.0, i.e. off)
     max_new_tokens: int = 256  # response budget per completion (the paper's runs: up to 8k)
     stop: tuple[str, ...] = ()  # stop strings; the trainer passes e.g. ("</answer>",)
-    max_batch_size: int = 64  # sequences per generate() call; larger batches are split
-    cache_implementation: str = "auto"  # KV cache: "auto" = static on GPU (4.2x faster at B=256
-    # on an H100), dynamic on CPU (on par with static there except ~1.25x slower at batch 128,
-    # and no pre-allocation; see BENCHMARKS.md); "dynamic" | "static" force one
+    max_batch_size: int = 64  # most sequences per sub-batch; larger generate() calls are split
+    max_batch_tokens: int = 0  # KV-cache tokens per sub-batch, rows x (widest prompt + max_new_tokens);
+    # 0 = no limit (rows only). `azr train --plan` prints a value that fits the GPU
+    kv_cache_gb: float = 0.0  # the same limit in GiB of K/V (converted with the model's config and
+    # sampling dtype); 0 = off; with both set the smaller one holds
+    decode_chunk: int = 64  # decoding steps between dropping finished rows and checking stop strings
+    cache_implementation: str = "auto"  # KV cache: "auto" = static on GPU (pre-allocated per
+    # sub-batch, no growth by concatenation), dynamic on CPU (grows; no pre-allocation);
+    # "dynamic" | "static" force one
     gpu_bf16: bool = True  # on GPU, sample from a bf16 copy of fp32 weights (refreshed every generate call)
     chat_template: bool = False  # wrap each prompt as one user turn with the tokenizer's chat template
 
@@ -57,6 +62,10 @@ class RolloutConfig:
             raise ValueError("max_batch_size must be >= 1")
         if self.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be >= 1")
+        if self.max_batch_tokens < 0 or self.kv_cache_gb < 0:
+            raise ValueError("max_batch_tokens and kv_cache_gb must be >= 0 (0 = no limit)")
+        if self.decode_chunk < 1:
+            raise ValueError("decode_chunk must be >= 1")
         if isinstance(self.stop, str):
             object.__setattr__(self, "stop", (self.stop,))
         elif isinstance(self.stop, list):

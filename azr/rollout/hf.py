@@ -1,30 +1,35 @@
-"""Batched sampling with Hugging Face ``generate`` (CPU and GPU), behind ``RolloutEngine``.
+"""Batched sampling from a Hugging Face causal LM (CPU and GPU), behind ``RolloutEngine``.
 
-- Left-padded batches of at most ``RolloutConfig.max_batch_size`` sequences (prompts sorted by
-  length so that batches pad little; results come back in prompt order).
-- Seeded: with ``SamplingParams.seed`` set, sampling runs under a forked torch RNG seeded with
-  it, so the same seed gives the same outputs on one device and the global RNG is untouched;
-  with ``seed=None`` the global torch RNG is used (and advanced).
-- Temperature and top-p are applied by our own logits processors, followed by a recorder, so
-  the recorded log-probs are those of the distribution actually sampled from (after
-  temperature and top-p). HF's own warpers are disabled (a fresh ``GenerationConfig``: the
-  model's ``generation_config.json`` sampling defaults, e.g. Qwen's top-k 20, are ignored).
-- Stop strings end a completion early (HF ``stop_strings``); text and tokens are truncated
-  right after the first stop string (finish "stop").
-- GPU: the static KV cache (HF compiles the forward for it on CUDA) and, when the weights are
-  fp32 (the trainer's master copy), sampling from a bf16 copy of them, refreshed from the
-  policy at every ``generate`` call (``Bf16Copy``; 2 extra bytes per parameter). Not bf16
-  autocast: under autocast Qwen2's keys come out fp32 (RoPE) and its values bf16, which the
-  static cache of transformers 5.17 rejects (seen on an H200). CPU: the policy itself and the
-  dynamic cache (on par with static except at batch 128; see BENCHMARKS.md,
-  benchmarks/rollout.py).
+The model's forward runs in our own decode loop (``azr.rollout.decode``), not HF ``generate``:
+
+- Memory-planned sub-batches: completions are sorted by prompt length (longest first) and
+  grouped so that each sub-batch holds at most ``rollout.max_batch_size`` rows and its KV
+  cache, rows x (widest prompt + response budget) tokens, fits ``rollout.max_batch_tokens``
+  and/or ``rollout.kv_cache_gb``; results come back in prompt order.
+- Finished rows stop costing compute: every ``rollout.decode_chunk`` steps the rows that ended
+  (EOS, or a stop string in their text) leave the batch and their cache rows are dropped.
+- Seeded per row: completion j of a call (prompt i, sample k: j = i * n + k) samples with
+  uniforms that are a pure function of (seed, j, step), so its tokens do not depend on the
+  split into sub-batches, the chunk length or the device's RNG; the global torch RNG is
+  untouched. With ``seed=None`` one base seed is drawn from the global torch RNG.
+- Temperature and top-p are applied by ``_TemperatureTopP``; the recorded log-probs are those
+  of the distribution actually sampled from (for greedy decoding, the plain softmax). The
+  model's ``generation_config.json`` sampling defaults (e.g. Qwen's top-k 20) are ignored.
+- Stop strings end a completion (finish "stop"); text and tokens are cut right after the
+  first stop string (``_finalize``).
+- GPU: a pre-allocated (static) KV cache per sub-batch (``cache_implementation="auto"``; no
+  growth by concatenation) and, when the weights are fp32 (the trainer's master copy),
+  sampling from a bf16 copy of them, refreshed from the policy at every ``generate`` call
+  (``Bf16Copy``; 2 extra bytes per parameter). Not bf16 autocast: under autocast Qwen2's keys
+  come out fp32 (RoPE) and its values bf16, which the static cache of transformers 5.17
+  rejects (seen on an H200). CPU: the policy itself and a growing (dynamic) cache. The
+  forward runs eagerly (no ``torch.compile``/CUDA graphs; see BENCHMARKS.md).
 - The engine holds the policy module itself: when trainer and engine share one device, pass
   the trainer's model and no weight sync is needed; otherwise ``sync_weights``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from typing import Mapping, Sequence
 
@@ -32,6 +37,7 @@ import torch
 from torch import nn
 
 from azr.rollout.config import RolloutConfig
+from azr.rollout.decode import DecodeSettings, decode, kv_bytes_per_token, plan_sub_batches, row_seed
 from azr.rollout.types import Completion, SamplingParams
 
 
@@ -42,7 +48,8 @@ class _TemperatureTopP:
         self.temperature = temperature
         self.top_p = top_p
 
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    def __call__(self, scores: torch.Tensor) -> torch.Tensor:
+        """``[B, V]`` logits -> ``[B, V]`` float32 scores."""
         scores = scores.float()
         if self.temperature > 0 and self.temperature != 1.0:
             scores = scores / self.temperature
@@ -54,32 +61,6 @@ class _TemperatureTopP:
             remove = remove_sorted.scatter(-1, order, remove_sorted)
             scores = scores.masked_fill(remove, float("-inf"))
         return scores
-
-
-class _LogprobRecorder:
-    """Logits processor (last in the chain) recording the sampled tokens' log-probs.
-
-    At step t it stores log_softmax of the final scores ``[B, V]``; at step t+1 the last column
-    of ``input_ids`` is the token sampled at step t, whose log-prob is gathered. ``finish``
-    gathers the last step from the returned sequences. Only one step's ``[B, V]`` is kept.
-    """
-
-    def __init__(self) -> None:
-        self._prev: torch.Tensor | None = None
-        self.steps: list[torch.Tensor] = []  # each [B]
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        if self._prev is not None:
-            self.steps.append(self._prev.gather(-1, input_ids[:, -1:]).squeeze(-1))
-        self._prev = torch.log_softmax(scores.float(), dim=-1)
-        return scores
-
-    def finish(self, last_tokens: torch.Tensor) -> torch.Tensor:
-        """``last_tokens [B]`` -> log-probs ``[B, steps]`` (float32, on CPU)."""
-        if self._prev is not None:
-            self.steps.append(self._prev.gather(-1, last_tokens[:, None]).squeeze(-1))
-            self._prev = None
-        return torch.stack(self.steps, dim=1).cpu()
 
 
 class Bf16Copy:
@@ -166,32 +147,57 @@ class HFEngine:
             raise ValueError("empty prompt (no tokens)")
         flat = [(i, ids) for i, ids in enumerate(encoded) for _ in range(params.n)]
         order = sorted(range(len(flat)), key=lambda j: -len(flat[j][1]))  # stable
+        base = params.seed
+        if base is None:  # one draw from the global torch RNG (advances it)
+            base = int(torch.randint(0, 2**62, (1,)).item())
+        seeds = [row_seed(base, j) for j in range(len(flat))]
         results: list[Completion | None] = [None] * len(flat)
         device = next(self.model.parameters()).device
-        rng = (
-            torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
-            if params.seed is not None
-            else contextlib.nullcontext()
-        )
         model = self._sampling_model(device)
+        settings = DecodeSettings(
+            max_new_tokens=params.max_new_tokens, eos_ids=self.eos_ids, pad_id=self.tokenizer.pad_token_id,
+            chunk=self.config.decode_chunk, greedy=params.temperature == 0,
+            static_cache=self._cache_implementation(device) == "static",
+        )
+        process = _TemperatureTopP(params.temperature, params.top_p)
+        stopped = self._stop_check(params.stop) if params.stop else None
+        widths = [len(flat[j][1]) for j in order]
         was_training = model.training
         model.eval()
         try:
-            with rng, torch.inference_mode():
-                if params.seed is not None:
-                    torch.manual_seed(params.seed)
-                bs = self.config.max_batch_size
-                for start in range(0, len(order), bs):
-                    idx = order[start : start + bs]
-                    outs = self._generate_batch(model, [flat[j][1] for j in idx], params, device)
-                    for j, c in zip(idx, outs):
-                        results[j] = c
+            for start, end in plan_sub_batches(widths, params.max_new_tokens, self.config.max_batch_size,
+                                               self.max_batch_tokens(model)):
+                idx = order[start:end]
+                rows = decode(model, [flat[j][1] for j in idx], [seeds[j] for j in idx], settings, process, stopped)
+                for j, (toks, lps) in zip(idx, rows):
+                    results[j] = self._finalize(toks, lps, params.stop, tuple(flat[j][1]))
         finally:
             model.train(was_training)
         grouped: list[list[Completion]] = [[] for _ in prompts]
         for (i, _), c in zip(flat, results):
             grouped[i].append(c)
         return grouped
+
+    def max_batch_tokens(self, model: nn.Module | None = None) -> int:
+        """The KV-cache token budget of one sub-batch (0 = none): the smaller of
+        ``rollout.max_batch_tokens`` and ``rollout.kv_cache_gb`` in tokens of ``model``."""
+        limits = [self.config.max_batch_tokens] if self.config.max_batch_tokens > 0 else []
+        if self.config.kv_cache_gb > 0:
+            model = model if model is not None else self.model
+            per_token = kv_bytes_per_token(model.config, next(model.parameters()).dtype)
+            limits.append(max(1, int(self.config.kv_cache_gb * 2**30 // per_token)))
+        return min(limits, default=0)
+
+    def _stop_check(self, stop: tuple[str, ...]):
+        """``(tokens, checked) -> bool``: a stop string in the text of the tokens after ``checked``
+        (with a margin of tokens before it, so a string split over the boundary is seen)."""
+        margin = 4 * max(len(s) for s in stop) + 4
+
+        def stopped(tokens: list[int], checked: int) -> bool:
+            text = self.tokenizer.decode(tokens[max(0, checked - margin):], skip_special_tokens=False)
+            return any(s in text for s in stop)
+
+        return stopped
 
     def _sampling_model(self, device: torch.device) -> nn.Module:
         """The policy, or on GPU with fp32 weights (and ``gpu_bf16``) its refreshed bf16 copy."""
@@ -202,53 +208,11 @@ class HFEngine:
             self._bf16 = Bf16Copy(self.model)
         return self._bf16.refresh()
 
-    def _cache_implementation(self, device: torch.device) -> str | None:
+    def _cache_implementation(self, device: torch.device) -> str:
         impl = self.config.cache_implementation
         if impl == "auto":
             impl = "static" if device.type == "cuda" else "dynamic"
-        return "static" if impl == "static" else None
-
-    def _generate_batch(
-        self, model: nn.Module, prompt_ids: list[list[int]], params: SamplingParams, device: torch.device
-    ) -> list[Completion]:
-        from transformers import GenerationConfig, LogitsProcessorList
-
-        pad = self.tokenizer.pad_token_id
-        width = max(len(p) for p in prompt_ids)
-        input_ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long)
-        attention = torch.zeros((len(prompt_ids), width), dtype=torch.long)
-        for r, ids in enumerate(prompt_ids):
-            input_ids[r, width - len(ids) :] = torch.tensor(ids)
-            attention[r, width - len(ids) :] = 1
-        greedy = params.temperature == 0
-        gen_cfg = GenerationConfig(
-            do_sample=not greedy,
-            temperature=1.0,
-            top_p=1.0,
-            top_k=0,
-            max_new_tokens=params.max_new_tokens,
-            eos_token_id=list(self.eos_ids),
-            pad_token_id=pad,
-            stop_strings=list(params.stop) or None,
-            cache_implementation=self._cache_implementation(device),
-        )
-        recorder = _LogprobRecorder()
-        processors = LogitsProcessorList(
-            [*([] if greedy else [_TemperatureTopP(params.temperature, params.top_p)]), recorder]
-        )
-        out = model.generate(
-            input_ids=input_ids.to(device),
-            attention_mask=attention.to(device),
-            generation_config=gen_cfg,
-            logits_processor=processors,
-            tokenizer=self.tokenizer if params.stop else None,
-        )
-        new = out[:, width:].cpu()
-        logprobs = recorder.finish(out[:, -1])
-        return [
-            self._finalize(new[r].tolist(), logprobs[r].tolist(), params.stop, tuple(prompt_ids[r]))
-            for r in range(len(prompt_ids))
-        ]
+        return impl
 
     def _finalize(
         self, tokens: list[int], logprobs: list[float], stop: tuple[str, ...], prompt: tuple[int, ...]
