@@ -7,8 +7,11 @@ A template is a pair of pure functions registered in ``TEMPLATES``:
 - ``plain``: completion style for base models (HumanEval-style: the model continues the
   function; CRUXEval: the model completes the ``assert`` line; math: "put the final answer
   within \\boxed{}").
-- ``azr``: the Absolute Zero format (reason in ``<think>``, answer in ``<answer>``); code is
-  taken from the answer (``` fences removed).
+- ``azr`` / ``azr-tiny``: the self-play format of the "reference" / "tiny" prompt set
+  (``selfplay.template_set``; reason in ``<think>``, answer in ``<answer>``). CRUXEval-O/-I
+  use the trainer's solver prompts and its answer parser, so a model is scored the same way
+  by ``azr eval`` as by in-training validation (``azr.selfplay.validation``); for code
+  benchmarks the code is taken from the answer (``` fences removed).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ import textwrap
 from collections.abc import Callable
 
 from azr.eval.benchmarks import Problem
+from azr.tasks.parsing import parse_solution
+from azr.tasks.prompts import frame, solver_prompt
+from azr.tasks.types import TaskType, Triplet
 
 # Codex-paper stop sequences for function completion.
 CODE_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
@@ -62,30 +68,40 @@ def plain_extract(kind: str, p: Problem, text: str) -> tuple[str, str | None]:
     return text, None
 
 
-AZR_PREAMBLE = (
-    "A conversation between User and Assistant. The user asks a question, and the Assistant "
-    "solves it. The assistant first thinks about the reasoning process in the mind and then "
-    "provides the user with the answer. The reasoning process and answer are enclosed within "
-    "<think> </think> and <answer> </answer> tags, respectively, i.e., <think> reasoning process "
-    "here </think> <answer> answer here </answer>.\nUser: "
-)
+#: Marker stored as the solution of a CRUXEval completion that does not parse: it is neither
+#: a literal nor an argument list, so it is graded wrong without running anything, exactly as
+#: the trainer grades a format error (``azr.selfplay.solve.grade``).
+FORMAT_ERROR = "<format error: {reason}>"
+
+_CRUX_TASK = {"cruxeval-o": TaskType.DEDUCTION, "cruxeval-i": TaskType.ABDUCTION}
 
 
-def azr_build(kind: str, p: Problem) -> tuple[str, tuple[str, ...]]:
-    if kind in ("humaneval", "evalplus"):
-        task = f"Complete this Python function. Answer with the whole function.\n```python\n{p.prompt}```"
-    elif kind == "cruxeval-o":
-        task = f"What does f return?\n```python\n{p.meta['code']}\n```\nInput: f({p.meta['input']})\nAnswer with the output value only."
-    elif kind == "cruxeval-i":
-        task = f"Find an input such that f(input) == {p.meta['output']}.\n```python\n{p.meta['code']}\n```\nAnswer with the arguments of f only."
-    elif kind == "livecodebench":
-        task = _lcb_instruction(p) + "\nAnswer with the whole program in a ```python block."
-    else:
-        task = p.prompt + "\nPut your final answer within \\boxed{}."
-    return f"{AZR_PREAMBLE}{task}\nAssistant: <think>", ("</answer>",)
+def _azr_build(template_set: str) -> Callable:
+    def build(kind: str, p: Problem) -> tuple[str, tuple[str, ...]]:
+        """CRUXEval: the self-play solver prompt itself (deduction for -O, abduction for -I,
+        built by ``azr.tasks.prompts.solver_prompt``); other benchmarks: the task in the same
+        conversation frame."""
+        if kind in _CRUX_TASK:
+            t = Triplet(p.meta["code"], p.meta["input"], p.meta["output"])
+            return solver_prompt(_CRUX_TASK[kind], t, template_set=template_set), ("</answer>",)
+        if kind in ("humaneval", "evalplus"):
+            task = f"Complete this Python function. Answer with the whole function.\n```python\n{p.prompt}```"
+        elif kind == "livecodebench":
+            task = _lcb_instruction(p) + "\nAnswer with the whole program in a ```python block."
+        else:
+            task = p.prompt + "\nPut your final answer within \\boxed{}."
+        return frame(task, template_set), ("</answer>",)
+
+    return build
 
 
 def azr_extract(kind: str, p: Problem, text: str) -> tuple[str, str | None]:
+    """CRUXEval: the trainer's own parser (``azr.tasks.parsing.parse_solution``); a completion
+    it rejects gets the ``FORMAT_ERROR`` marker. Code benchmarks: the last fenced block of
+    the last ``<answer>``."""
+    if kind in _CRUX_TASK:
+        parsed = parse_solution(_CRUX_TASK[kind], text)
+        return text, parsed.answer if parsed.ok else FORMAT_ERROR.format(reason=parsed.reason)
     m = _ANSWER.findall(text)
     answer = m[-1].strip() if m else ""
     if kind in ("humaneval", "evalplus", "livecodebench"):
@@ -96,12 +112,11 @@ def azr_extract(kind: str, p: Problem, text: str) -> tuple[str, str | None]:
                 code = textwrap.indent(code, "    ")
             return text, p.prompt + code + "\n"  # a body only: prepend the header
         return text, code
-    if kind in ("cruxeval-o", "cruxeval-i"):
-        return text, answer
     return text, answer or text
 
 
 TEMPLATES: dict[str, tuple[Callable, Callable]] = {
     "plain": (plain_build, plain_extract),
-    "azr": (azr_build, azr_extract),
+    "azr": (_azr_build("reference"), azr_extract),
+    "azr-tiny": (_azr_build("tiny"), azr_extract),
 }
