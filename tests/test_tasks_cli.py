@@ -65,8 +65,12 @@ def test_malformed_lines_are_reported_and_the_rest_processed(tmp_path, capsys):
     ])
     code = main(["tasks", "validate", str(path)])
     captured = capsys.readouterr()
-    assert code == 1
-    assert [r["id"] for r in _rows(captured.out)] == [1, 7]
+    assert code == 0
+    rows = _rows(captured.out)
+    assert [r.get("line") for r in rows] == [None, 2, 3, 4, 5, 6, None]
+    assert [r["id"] for r in rows] == [1, None, None, None, None, None, 7]
+    assert rows[0]["valid"] and rows[6]["valid"] and rows[6]["output"] == "7"
+    assert all(r["valid"] is False and r["reason"].startswith("malformed_record: ") for r in rows[1:6])
     for lineno in (2, 3, 4, 5, 6):
         assert f"in.jsonl:{lineno}:" in captured.err
     assert "in.jsonl:1:" not in captured.err and "in.jsonl:7:" not in captured.err
@@ -75,8 +79,9 @@ def test_malformed_lines_are_reported_and_the_rest_processed(tmp_path, capsys):
 def test_unreadable_file_and_bad_options(tmp_path, capsys):
     assert main(["tasks", "verify", str(tmp_path / "missing.jsonl")]) == 2
     assert "cannot read" in capsys.readouterr().err
-    (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\x00garbage\n")
-    assert main(["tasks", "verify", str(tmp_path / "bin.jsonl")]) == 2
+    (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\x00garbage\n")  # readable: one error line
+    assert main(["tasks", "verify", str(tmp_path / "bin.jsonl")]) == 0
+    assert "not UTF-8" in _rows(capsys.readouterr().out)[0]["reason"]
     path = _write(tmp_path, [{"id": 1, "type": "deduction", "output": "1", "answer": "1"}])
     assert main(["tasks", "verify", str(path), "--workers", "0"]) == 2
     assert "workers" in capsys.readouterr().err

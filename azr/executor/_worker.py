@@ -897,7 +897,8 @@ def _child(worker: Worker, job: dict, wfd: int, rundir, timeout: float) -> None:
             _unshare(CLONE_NEWIPC)
         os.chdir(rundir)
         if job.get("call_args") is not None:
-            ok, parsed = worker.literals.parse_literal(job["call_args"], max_chars=1 << 24)
+            lit = worker.literals
+            ok, parsed = lit.parse_literal(job["call_args"], max_chars=1 << 24, max_depth=lit.MAX_DEPTH + 2)
             if not (ok and isinstance(parsed, tuple) and len(parsed) == 2 and isinstance(parsed[0], tuple)
                     and isinstance(parsed[1], dict) and all(isinstance(k, str) for k in parsed[1])):
                 raise ValueError("call arguments are not an (args, kwargs) literal")
@@ -922,7 +923,7 @@ def _child(worker: Worker, job: dict, wfd: int, rundir, timeout: float) -> None:
 
     status, value, etype, emsg = 1, None, None, None
     try:
-        glb = {"__name__": "__main__", "__builtins__": builtins}
+        glb = {"__name__": "__main__", "__builtins__": builtins, "__azr_output_problem__": worker.literals.output_problem}
         exec(compile(job["code"], "<program>", "exec"), glb)
         if call is not None:
             value = repr_(glb["f"](*call[0], **call[1]))

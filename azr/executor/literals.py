@@ -9,7 +9,7 @@ accepting only
 - the ``repr`` forms of a short whitelist of standard-library constructors, with literal
   arguments: ``set()``, ``frozenset({...})``, ``float('inf')``, ``complex(...)``,
   ``bytearray(b'..')``, ``range(0, 3)``, ``Counter({...})``, ``OrderedDict([...])``,
-  ``deque([...], maxlen=n)``, ``Fraction(1, 3)``, ``Decimal('1.5')``.
+  ``deque([...], maxlen=n)``, ``Fraction(1, 3)``, ``Decimal('1.5')``, and ``dict(a=1)``.
 
 Size, nesting depth and node count are capped, and every failure (syntax, depth, huge
 integers, unhashable keys, memory) comes back as a reason instead of an exception. This
@@ -160,7 +160,14 @@ def _complex_call(args, kwargs):
     return complex(*args)
 
 
+def _dict(args, kwargs):
+    if len(args) > 1 or (args and type(args[0]) not in (dict, list, tuple)):
+        raise _Reject("bad arguments of dict")
+    return dict(*args, **kwargs)
+
+
 _CONSTRUCTORS = {
+    "dict": _dict,
     "set": _container(set, (list, tuple, set, frozenset)),
     "frozenset": _container(frozenset, (list, tuple, set, frozenset)),
     "bytearray": _container(bytearray, (bytes,)),
@@ -274,3 +281,21 @@ def literal_equal(a: object, b: object) -> bool:
         return type(a) is type(b) and repr(a) == repr(b)
     except (RecursionError, MemoryError, TypeError, ValueError):
         return False
+
+
+def output_problem(value: object, text: str) -> str | None:
+    """Why ``text`` (the ``repr`` of ``value``) cannot stand for ``value`` as a task output:
+    a part of a type without a safe repr, text this module cannot parse, or a value that is
+    not equal to its own repr read back (``nan``); ``None`` when it can."""
+    bad = unsafe_type(value)
+    if bad is not None:
+        return f"a value of type {bad} has no safe repr"
+    ok, back = parse_literal(text, max_chars=1 << 24)
+    if not ok:
+        return "its repr is not a plain value"
+    try:
+        if back == value:
+            return None
+    except (RecursionError, MemoryError, TypeError, ValueError, ArithmeticError):
+        pass
+    return "the value is not equal to its repr read back"

@@ -3,8 +3,8 @@ are its outputs?
 
 A proposal is valid when: the program passes the static checks (``checks.check_program``);
 every input is an argument list of literals; in the sandbox, ``f(<input>)`` returns within
-the time limit; two calls in one process give the same ``repr``; the value round-trips as a
-literal (``ast.literal_eval(repr(v)) == v``); its repr fits the size cap; and a second run in
+the time limit; two calls in one process give the same ``repr``; the value round-trips
+through the safe parser (``literals.parse_literal(repr(v)) == v``); its repr fits the size cap; and a second run in
 a *different* worker process (different hash seed, different memory layout) gives an equal
 value. Every rejection carries a short reason code and a detail.
 
@@ -13,7 +13,13 @@ Reason codes: ``syntax_error``, ``missing_function:f``, ``program_too_long``,
 ``forbidden_attribute:<a>``, ``relative_import``, ``no_inputs``, ``input_*``
 (from ``checks.check_input``), ``timeout``, ``memory_limit``, ``killed``,
 ``runtime_error:<ExceptionType>``, ``nondeterministic``, ``output_not_literal``,
-``output_too_large``, ``sandbox_error``.
+``output_too_large``, ``bad_report`` (the program's process sent a malformed report),
+``sandbox_error``.
+
+Outputs are accepted when every part of the value is of a type whose ``repr`` the safe
+parser of ``azr.executor.literals`` reads back to an equal value: literals, and also
+``Counter``/``OrderedDict``/``deque``/``Fraction``/``Decimal``/``range``/``frozenset`` ...
+(as AZR accepts them); other objects are rejected with the type named in the detail.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from azr.executor.checks import CallArgs, check_input, check_program
-from azr.executor.literals import literal_equal, parse_literal
+from azr.executor.literals import explain_literal, literal_equal, parse_literal
 from azr.executor.sandbox import ExecResult, Job, Sandbox
 
 
@@ -78,28 +84,45 @@ def _reject(reason: str, detail: str = "") -> Validation:
 
 
 # The probe runs after the program, in its module namespace, inside the sandbox. For each
-# input it calls f twice on freshly built arguments and reports (repr, same-repr, round-trip).
+# input it calls f twice on freshly built arguments and reports ("ok", repr1, repr2, problem)
+# or ("error", exception type, message). ``__azr_output_problem__`` is put there by the worker
+# (``literals.output_problem``). The report is checked strictly by ``read_probe_report``.
 _PROBE = '''
 
-def __azr_probe__(__calls):
-    import ast as __ast, builtins as __b
+def __azr_probe__(__calls, __check=__azr_output_problem__):
+    import builtins as __b
     __out = []
     for __call in __calls:
         try:
             __v1 = __call()
             __v2 = __call()
             __r1, __r2 = __b.repr(__v1), __b.repr(__v2)
+            __problem = __check(__v1, __r1)
         except BaseException as __e:
-            __out.append(("error", __b.type(__e).__name__, __b.str(__e)[:300]))
+            __out.append(("error", __b.type.__dict__["__name__"].__get__(__b.type(__e)), __b.str(__e)[:300]))
             continue
-        try:
-            __lit = __ast.literal_eval(__r1)
-            __rt = __b.bool(__lit == __v1)
-        except BaseException:
-            __rt = False
-        __out.append(("ok", __r1, __r1 == __r2, __rt))
+        __out.append(("ok", __r1, __r2, __problem))
     return __out
 '''
+
+
+def read_probe_report(text: str | None, n_inputs: int) -> list[tuple] | None:
+    """The probe's report as a list of ``("ok", repr1, repr2, problem)`` /
+    ``("error", type, message)`` tuples, or ``None`` when it is malformed in any way
+    (written by the program's process, so it is checked like any untrusted input)."""
+    ok, report = parse_literal(text or "", max_chars=1 << 24)
+    if not ok or type(report) is not list or len(report) != n_inputs:
+        return None
+    for item in report:
+        if type(item) is not tuple or not item:
+            return None
+        if item[0] == "ok":
+            if not (len(item) == 4 and type(item[1]) is str and type(item[2]) is str
+                    and (item[3] is None or type(item[3]) is str)):
+                return None
+        elif not (item[0] == "error" and len(item) == 3 and type(item[1]) is str and type(item[2]) is str):
+            return None
+    return report
 
 
 def probe_job(program: str, args: Sequence[CallArgs], *, entry: str = "f", replica: int | None = None,
@@ -123,34 +146,38 @@ def result_failure(res: ExecResult) -> Validation | None:
         return _reject("output_too_large", res.error_message or "")
     if res.error_type == "SandboxSetupError":
         return _reject("sandbox_error", res.error_message or "")
-    return _reject(f"runtime_error:{res.error_type}", res.error_message or "")
+    return _reject(probe_error_reason(res.error_type or "Exception"), res.error_message or "")
 
 
 def probe_error_reason(error_type: str) -> str:
-    """Reason code of an exception raised by ``f`` inside the probe."""
-    return "memory_limit" if error_type == "MemoryError" else f"runtime_error:{error_type}"
+    """Reason code of an exception raised by ``f`` inside the probe (the type name is the
+    program's choice: kept to identifier characters)."""
+    if error_type == "MemoryError":
+        return "memory_limit"
+    name = "".join(c for c in error_type[:80] if c.isascii() and (c.isalnum() or c == "_")) or "Exception"
+    return f"runtime_error:{name}"
 
 
 def _interpret(res: ExecResult, n_inputs: int, limits: ValidationLimits) -> Validation:
-    """Turn one probe run into a Validation (outputs as reprs)."""
+    """Turn one probe run into a Validation (outputs as reprs, each one a parseable value)."""
     failure = result_failure(res)
     if failure is not None:
         return failure
-    ok, report = parse_literal(res.value or "", max_chars=1 << 24)
-    if not ok or not isinstance(report, list) or len(report) != n_inputs:
-        return _reject("sandbox_error", "malformed probe report")
+    report = read_probe_report(res.value, n_inputs)
+    if report is None:
+        return _reject("bad_report", "the program's process returned a malformed report")
     outputs = []
     for i, item in enumerate(report):
-        if not (isinstance(item, tuple) and item and item[0] in ("ok", "error")):
-            return _reject("sandbox_error", "malformed probe report")
         if item[0] == "error":
             return _reject(probe_error_reason(item[1]), f"input {i}: {item[2]}")
-        _, r, same, roundtrip = item
+        _, r, r2, problem = item
         if len(r) > limits.max_output_chars:
             return _reject("output_too_large", f"input {i}: repr has {len(r)} > {limits.max_output_chars} characters")
-        if not roundtrip:
-            return _reject("output_not_literal", f"input {i}: {r[:200]}")
-        if not same:
+        if problem is not None:
+            return _reject("output_not_literal", f"input {i}: {problem[:100]}: {r[:200]}")
+        if not parse_literal(r, max_chars=limits.max_output_chars)[0]:
+            return _reject("output_not_literal", f"input {i}: {explain_literal(r)[:100]}: {r[:200]}")
+        if r != r2:
             return _reject("nondeterministic", f"input {i}: two calls in one process differ")
         outputs.append(r)
     return Validation(True, "", "", tuple(outputs))

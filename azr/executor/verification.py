@@ -1,12 +1,23 @@
 """Batched verification of solver answers (the solver reward is ``Verdict.correct``).
 
+Answers are data: deduction and abduction answers are parsed in this (the supervising)
+process by the safe parser of ``azr.executor.literals`` and never run as code.
+
 - deduction: the answer is an output; correct when it equals the gold output *as a value*
-  (both parsed with ``ast.literal_eval``, compared with Python ``==``: ``1 == 1.0``,
-  ``'1' != 1``). Nothing is evaluated; no sandbox needed.
-- abduction: the answer is an input; ``f(<answer>)`` runs in the sandbox and is correct when
-  its value equals the gold output (any input that reproduces it counts).
+  (both parsed, compared with ``literals.literal_equal``: ``1 == 1.0``, ``'1' != 1``).
+  Nothing runs; no sandbox needed.
+- abduction: the answer is an argument list of values; it is parsed here and handed to the
+  sandbox as a ``Job.call_args`` text that the worker parses again with the same safe
+  parser before the (proposer's) program runs; correct when ``f(*args, **kwargs)`` equals
+  the gold output, compared here. The gold output never enters the sandbox.
 - induction: the answer is a program; it must pass the static checks and reproduce every
-  hidden (input, output) pair, run in the sandbox.
+  hidden (input, output) pair, run in the sandbox; the hidden outputs never enter it.
+
+``verify(..., code_answers=True)`` is the one opt-in exception, for benchmark protocols
+whose gold inputs are expressions (CRUXEval-I: 11 of 800 use a ``lambda`` or a method
+call): an abduction answer that is not plain data then runs as an expression (after the
+static input checks) in the program's process, which it could take over. Never used in
+training.
 
 Reasons: ``correct``, ``wrong_value``, ``answer_not_literal``, ``answer_too_long``,
 ``output_not_literal``, ``bad_task`` (the gold data itself is unusable), the static-check
@@ -20,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from azr.executor.checks import CallArgs, check_input, check_program
-from azr.executor.literals import MAX_LITERAL_CHARS, literal_equal, parse_literal
+from azr.executor.literals import MAX_LITERAL_CHARS, explain_literal, literal_equal, parse_arguments, parse_literal
 from azr.executor.sandbox import ExecResult, Job, Sandbox
-from azr.executor.validation import probe_error_reason, probe_job, result_failure
+from azr.executor.validation import probe_error_reason, probe_job, read_probe_report, result_failure
 
 
 @dataclass(frozen=True)
@@ -59,10 +70,10 @@ def _wrong(reason: str, detail: str = "") -> Verdict:
 
 
 def _compare(gold: str, got: str, what: str = "") -> Verdict:
-    """Value comparison of a gold repr with a produced/answered repr."""
+    """Value comparison of a gold repr with a produced repr (both parsed, never evaluated)."""
     ok_g, g = parse_literal(gold)
     if not ok_g:
-        return Verdict(True, "correct") if gold.strip() == got.strip() else _wrong("wrong_value", f"{what}gold is not a literal; reprs differ")
+        return _wrong("bad_task", f"{what}gold output is not a plain value")
     ok_v, v = parse_literal(got)
     if not ok_v:
         return _wrong("output_not_literal", f"{what}{got[:200]}")
@@ -88,12 +99,12 @@ def verify(
     sandbox: Sandbox,
     requests: Sequence[VerifyRequest],
     timeout_s: float | None = None,
-    literal_answers: bool = False,
+    code_answers: bool = False,
 ) -> list[Verdict]:
     """Verify a mixed batch of answers; sandbox runs go out in one concurrent batch.
 
-    ``literal_answers``: abduction answers must be literals (otherwise expressions passing
-    the static input checks are accepted, as CRUXEval's gold inputs need)."""
+    ``code_answers``: accept abduction answers that are not plain data as expressions (see
+    the module docstring); off by default, and off in training."""
     verdicts: list[Verdict | None] = [None] * len(requests)
     jobs: list[Job] = []
     pending: list[tuple[int, VerifyRequest]] = []
@@ -101,7 +112,7 @@ def verify(
         if req.task_type == "deduction":
             verdicts[k] = verify_deduction(req.output, req.answer)
             continue
-        job_or_verdict = _build_job(req, timeout_s, literal_answers)
+        job_or_verdict = _build_job(req, timeout_s, code_answers)
         if isinstance(job_or_verdict, Verdict):
             verdicts[k] = job_or_verdict
         else:
@@ -114,11 +125,30 @@ def verify(
     return verdicts  # type: ignore[return-value]
 
 
-def _build_job(req: VerifyRequest, timeout_s: float | None, literal_answers: bool) -> Job | Verdict:
+def abduction_job(program: str, answer: str, timeout_s: float | None = None) -> Job | Verdict:
+    """The sandbox job that calls ``program``'s ``f`` on an abduction answer *as data*, or
+    a wrong Verdict when the answer is not an argument list of plain values."""
+    if not isinstance(answer, str):
+        return _wrong("answer_not_literal", "answer is not a string")
+    if len(answer) > MAX_LITERAL_CHARS:
+        return _wrong("answer_too_long", f"{len(answer)} > {MAX_LITERAL_CHARS} characters")
+    ok, parsed = parse_arguments(answer)
+    if not ok:
+        why = parsed if parsed in ("starred", "not_arguments") else explain_literal(f"({answer}\n,)")
+        return _wrong("answer_not_literal", f"{why}: {answer[:200]}")
+    try:
+        text = repr(parsed)
+    except (ValueError, RecursionError, MemoryError) as e:
+        return _wrong("answer_not_literal", type(e).__name__)
+    return Job(code=program, call_args=text, timeout_s=timeout_s)
+
+
+def _build_job(req: VerifyRequest, timeout_s: float | None, code_answers: bool) -> Job | Verdict:
     if req.task_type == "abduction":
-        if not isinstance(req.answer, str):
-            return _wrong("answer_not_literal", "answer is not a string")
-        args, check = check_input(req.answer, literal_only=literal_answers)
+        job = abduction_job(req.program, req.answer, timeout_s)
+        if isinstance(job, Job) or not code_answers or job.reason != "answer_not_literal":
+            return job
+        args, check = check_input(req.answer)
         if args is None:
             return _wrong(f"answer_{check.reason}", check.detail)
         return Job(code=req.program, expr=f"f({args.source})", timeout_s=timeout_s)
@@ -144,12 +174,10 @@ def _judge(req: VerifyRequest, res: ExecResult) -> Verdict:
         return _wrong(failure.reason, failure.detail)
     if req.task_type == "abduction":
         return _compare(req.output, res.value or "")
-    ok, report = parse_literal(res.value or "", max_chars=1 << 24)
-    if not ok or not isinstance(report, list) or len(report) != len(req.pairs):
-        return _wrong("sandbox_error", "malformed probe report")
+    report = read_probe_report(res.value, len(req.pairs))
+    if report is None:
+        return _wrong("bad_report", "the answer program's process returned a malformed report")
     for i, ((_, gold), item) in enumerate(zip(req.pairs, report)):
-        if not (isinstance(item, tuple) and item and item[0] in ("ok", "error")):
-            return _wrong("sandbox_error", "malformed probe report")
         if item[0] == "error":
             return _wrong(probe_error_reason(item[1]), f"hidden pair {i}: {item[2]}")
         verdict = _compare(gold, item[1], what=f"hidden pair {i}: ")
