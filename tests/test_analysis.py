@@ -165,7 +165,7 @@ def test_draw_questions_balanced_and_seeded():
     entries.append({"step": 5, "inputs": ["1"], "outputs": ["1"], "program": "def f(a): return a"})  # induction
     qs = draw_questions(entries, per_bucket=10, every=25, seed=1)
     assert [sum(q.bucket == b for q in qs) for b in (0, 25, 50, 75)] == [10, 10, 10, 10]
-    assert all(bucket_of(q.step, 25) == q.bucket for q in qs)
+    assert all(bucket_of(q.step, 25, "separate") == q.bucket for q in qs)
     assert qs == draw_questions(entries, per_bucket=10, every=25, seed=1)
     assert qs != draw_questions(entries, per_bucket=10, every=25, seed=2)
     small = draw_questions(entries[:6], per_bucket=10, every=25)  # a short bucket keeps what it has
@@ -174,6 +174,20 @@ def test_draw_questions_balanced_and_seeded():
     assert len(dup) == 1 and dup[0].step == 3  # same program+input: drawn once, earliest step
     with pytest.raises(ValueError):
         draw_questions(entries, per_bucket=0)
+
+
+def test_seed_proposals_get_their_own_bucket_and_totals_spread_evenly():
+    from azr.analysis.difficulty import SEED_BUCKET, format_table, per_bucket_for
+
+    entries = [_entry(s, k) for s in range(0, 100) for k in range(3)]
+    seeds = [q for q in draw_questions(entries, per_bucket=10, every=25) if q.step == 0]
+    assert seeds and all(q.bucket == SEED_BUCKET for q in seeds)  # not among steps 1-24
+    assert all(q.step != 0 for q in draw_questions(entries, per_bucket=10, every=25, seeds="exclude"))
+    assert {q.bucket for q in draw_questions(entries, 1000, 25, seeds="include") if q.step == 0} == {0}
+    assert per_bucket_for(entries, 800, every=25) == 160  # 5 buckets: seed, 0, 25, 50, 75
+    assert per_bucket_for(entries, 800, every=25, seeds="exclude") == 200
+    stats = aggregate(seeds[:1], [Attempt("m", 0, True, 3, True)])
+    assert "seed (step 0)" in format_table(stats, 25)
 
 
 def test_questions_from_run(run):

@@ -40,7 +40,10 @@ def register(sub) -> None:
                    help="prompt set for --checkpoint: JSONL with 'prompt' (+ 'role','task'), a JSON list, or a RUN")
     p.add_argument("--limit", type=int, default=64, help="at most this many prompts (default 64)")
     p.add_argument("--samples", type=int, default=4, help="responses per prompt (default 4)")
-    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="response budget (default: the run's rollout.max_new_tokens when --prompts is a run "
+                        "directory, the training budget the study's entropy was measured under; else 8096, "
+                        "AZR's training budget)")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
@@ -49,14 +52,27 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_entropy)
 
-    p = asub.add_parser("difficulty", help="solve rate and response length by question step (RQ2)")
+    p = asub.add_parser("difficulty", help="solve rate and response length by question step (RQ2)",
+                        description="Difficulty evolution as the study measured it: deduction questions drawn "
+                                    "from the run's buffers in buckets of proposing steps (defaults: 800 "
+                                    "questions spread evenly over buckets of 25 steps, the base model's seed "
+                                    "proposals in their own bucket), 8 responses per question at temperature 1.0, "
+                                    "up to the run's training response budget (rollout.max_new_tokens).")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--models", nargs="+", default=[], help="HF checkpoints to sample (e.g. trained and base)")
     p.add_argument("--labels", nargs="+", default=None, help="legend labels, one per model")
-    p.add_argument("--per-bucket", type=int, default=32, help="questions per step bucket (default 32)")
-    p.add_argument("--every", type=int, default=25, help="bucket width in steps (default 25)")
-    p.add_argument("--samples", type=int, default=8, help="responses per question (default 8)")
-    p.add_argument("--max-new-tokens", type=int, default=512)
+    p.add_argument("--questions", type=int, default=800,
+                   help="total questions, spread evenly over the buckets (default 800, the study's)")
+    p.add_argument("--per-bucket", type=int, default=None,
+                   help="questions per step bucket instead of --questions")
+    p.add_argument("--every", type=int, default=25, help="bucket width in steps (default 25, the study's)")
+    p.add_argument("--seeds", choices=("separate", "exclude", "include"), default="separate",
+                   help="the base model's seed proposals (step 0): their own bucket (default), left out, "
+                        "or counted in the first bucket")
+    p.add_argument("--samples", type=int, default=8, help="responses per question (default 8, the study's)")
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="response budget (default: the run's rollout.max_new_tokens, the training budget; "
+                        "8096 when the run does not say)")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
@@ -88,6 +104,21 @@ def register(sub) -> None:
 def _fail(msg: str) -> int:
     print(f"error: {msg}", file=sys.stderr)
     return 2
+
+
+AZR_RESPONSE_BUDGET = 8096
+"""data.max_response_length of the reference's self-play scripts (branch paper)."""
+
+
+def _run_budget(path) -> int:
+    """``rollout.max_new_tokens`` of a run directory's config, else ``AZR_RESPONSE_BUDGET``."""
+    from azr.analysis.rundir import load_config
+
+    try:
+        value = (load_config(path).get("rollout") or {}).get("max_new_tokens")
+    except (OSError, ValueError):
+        return AZR_RESPONSE_BUDGET
+    return int(value) if isinstance(value, int) and value > 0 else AZR_RESPONSE_BUDGET
 
 
 def _sparsity(args) -> int:
@@ -125,8 +156,10 @@ def _entropy(args) -> int:
             return _fail("--checkpoint needs --prompts (a JSONL/JSON prompt file or a run directory)")
         try:
             prompts = load_prompts(args.prompts, args.limit)
+            budget = args.max_new_tokens or _run_budget(args.prompts)
+            print(f"response budget: {budget} new tokens", file=sys.stderr)
             res = measure_checkpoint_entropy(args.checkpoint, prompts, samples=args.samples,
-                                             max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                                             max_new_tokens=budget, temperature=args.temperature,
                                              seed=args.seed, batch_size=args.batch_size, device=args.device)
         except (ValueError, OSError) as e:
             return _fail(str(e))
@@ -161,7 +194,8 @@ def _difficulty(args) -> int:
 
     try:
         run = check_run_dir(args.run)
-        questions = d.questions_from_run(run, args.per_bucket, args.every, args.seed)
+        questions = d.questions_from_run(run, args.per_bucket, args.every, args.seed, seeds=args.seeds,
+                                         total=args.questions)
     except (RunError, ValueError) as e:
         return _fail(str(e))
     if not questions:
@@ -169,7 +203,7 @@ def _difficulty(args) -> int:
                      "program, input, output; the zero-triplet seeds are not questions)")
     counts = d.count_buckets(questions)
     print(f"{len(questions)} deduction questions; per bucket of {args.every} steps: "
-          + ", ".join(f"{b}: {n}" for b, n in counts.items()), file=sys.stderr)
+          + ", ".join(f"{d.bucket_label(b, args.every)}: {n}" for b, n in counts.items()), file=sys.stderr)
     if args.questions_only:
         return 0
     if not args.models:
@@ -184,8 +218,10 @@ def _difficulty(args) -> int:
 
         # prompt the models the way the run prompted its solver (chat template, stop strings)
         run_rollout = load_config(run).get("rollout") or {}
-        rollout = RolloutConfig(stop=tuple(run_rollout.get("stop") or ("</answer>",)),
-                                chat_template=bool(run_rollout.get("chat_template", False)))
+        stop = tuple(run_rollout["stop"]) if isinstance(run_rollout.get("stop"), list) else RolloutConfig().stop
+        rollout = RolloutConfig(stop=stop, chat_template=bool(run_rollout.get("chat_template", False)))
+        budget = args.max_new_tokens or _run_budget(run)
+        print(f"response budget: {budget} new tokens", file=sys.stderr)
         from azr.rollout.hf import HFEngine
         from azr.rollout.models import load_model, load_tokenizer
 
@@ -194,14 +230,14 @@ def _difficulty(args) -> int:
             model.eval()
             engine = HFEngine(model, load_tokenizer(path), rollout)
             attempts += d.solve_questions(engine, questions, label, samples=args.samples,
-                                          max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                                          max_new_tokens=budget, temperature=args.temperature,
                                           seed=args.seed)
             del model, engine
     except (ImportError, ValueError, OSError) as e:
         return _fail(f"could not run the models: {e}")
     stats = d.aggregate(questions, attempts)
     settings = {"models": dict(zip(labels, args.models)), "samples": args.samples, "temperature": args.temperature,
-                "max_new_tokens": args.max_new_tokens, "per_bucket": args.per_bucket, "seed": args.seed}
+                "max_new_tokens": budget, "questions": len(questions), "seeds": args.seeds, "seed": args.seed}
     js = d.to_json(str(run), questions, stats, args.every, settings)
     out = Path(args.output) if args.output else run / "analysis" / "difficulty.json"
     out.parent.mkdir(parents=True, exist_ok=True)

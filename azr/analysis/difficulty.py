@@ -2,7 +2,10 @@
 
 1. ``draw_questions``: deduction entries of a run's buffers, grouped into step buckets
    (``bucket = step // every * every``, every 25th step by default), up to ``per_bucket``
-   distinct questions per bucket, drawn with a seeded RNG (the study: 800 questions).
+   distinct questions per bucket, drawn with a seeded RNG (the study: 800 questions;
+   ``per_bucket_for`` spreads a total evenly over the buckets). The base model's seed
+   proposals (step 0, written before training) form their own bucket ``SEED_BUCKET`` by
+   default instead of landing among the questions of steps 1-24.
 2. ``solve_questions``: ``samples`` responses per question from a model (rollout engine,
    the solver prompt ``azr.tasks.prompts.solver_prompt``), parsed with
    ``azr.tasks.parsing.parse_solution`` and checked by a batched verifier (default
@@ -47,14 +50,29 @@ class Attempt:
     parsed: bool  # the answer block parsed
 
 
-def bucket_of(step: int, every: int) -> int:
+SEED_BUCKET = -1
+"""Bucket of the base model's seed proposals (step 0) with ``seeds="separate"``."""
+SEED_MODES = ("separate", "exclude", "include")
+
+
+def bucket_of(step: int, every: int, seeds: str = "include") -> int | None:
+    """The bucket of a proposing step; step 0 (seed proposals) goes to ``SEED_BUCKET``
+    (``seeds="separate"``), nowhere (``"exclude"``: None) or bucket 0 (``"include"``)."""
     if every < 1:
         raise ValueError(f"bucket width must be >= 1, got {every}")
+    if seeds not in SEED_MODES:
+        raise ValueError(f"seeds must be one of {SEED_MODES}, got {seeds!r}")
+    if step == 0 and seeds != "include":
+        return SEED_BUCKET if seeds == "separate" else None
     return step // every * every
 
 
+def bucket_label(bucket: int, every: int) -> str:
+    return "seed (step 0)" if bucket == SEED_BUCKET else f"{bucket}-{bucket + every - 1}"
+
+
 def draw_questions(entries: Sequence[dict], per_bucket: int, every: int = 25, seed: int = 0,
-                   min_step: int = 0) -> list[Question]:
+                   min_step: int = 0, seeds: str = "separate") -> list[Question]:
     """Up to ``per_bucket`` distinct deduction questions per step bucket (sorted by bucket).
 
     Entries need ``step``, ``program``, ``input``, ``output``; others (induction entries,
@@ -70,7 +88,9 @@ def draw_questions(entries: Sequence[dict], per_bucket: int, every: int = 25, se
             continue
         if not all(isinstance(e.get(k), str) for k in ("program", "input", "output")):
             continue
-        b = bucket_of(step, every)
+        b = bucket_of(step, every, seeds)
+        if b is None:
+            continue
         key = (e["program"], e["input"])
         q = Question(b, step, str(e.get("hash", "")), e["program"], e["input"], e["output"])
         if key not in groups.setdefault(b, {}) or step < groups[b][key].step:
@@ -84,10 +104,26 @@ def draw_questions(entries: Sequence[dict], per_bucket: int, every: int = 25, se
     return out
 
 
-def questions_from_run(run: str | Path, per_bucket: int, every: int = 25, seed: int = 0,
-                       min_step: int = 0) -> list[Question]:
-    """``draw_questions`` over every deduction entry the run kept (buffers + snapshots)."""
-    return draw_questions(load_buffer_entries(run, "deduction"), per_bucket, every, seed, min_step)
+def per_bucket_for(entries: Sequence[dict], total: int, every: int = 25, min_step: int = 0,
+                   seeds: str = "separate") -> int:
+    """Questions per bucket so that the buckets together hold about ``total`` questions (the
+    study: 800, e.g. 20 buckets of 40 over 500 steps): ``total // number of buckets``, at least 1."""
+    if total < 1:
+        raise ValueError(f"the number of questions must be >= 1, got {total}")
+    buckets = {bucket_of(e["step"], every, seeds) for e in entries
+               if isinstance(e.get("step"), int) and e["step"] >= min_step}
+    buckets.discard(None)
+    return max(1, total // max(1, len(buckets)))
+
+
+def questions_from_run(run: str | Path, per_bucket: int | None = None, every: int = 25, seed: int = 0,
+                       min_step: int = 0, seeds: str = "separate", total: int = 800) -> list[Question]:
+    """``draw_questions`` over every deduction entry the run kept (buffers + snapshots);
+    without ``per_bucket``, ``total`` questions spread evenly over the buckets."""
+    entries = load_buffer_entries(run, "deduction")
+    if per_bucket is None:
+        per_bucket = per_bucket_for(entries, total, every, min_step, seeds)
+    return draw_questions(entries, per_bucket, every, seed, min_step, seeds)
 
 
 Verifier = Callable[[Sequence[tuple[Question, str]]], list[bool]]
@@ -185,7 +221,7 @@ def format_table(stats: Sequence[BucketStat], every: int) -> str:
     lines = [f"{'model':<24} {'steps':>11} {'questions':>9} {'responses':>9} {'solve rate':>16} "
              f"{'length':>7} {'parsed':>7}"]
     for s in stats:
-        lines.append(f"{s.model[:24]:<24} {f'{s.bucket}-{s.bucket + every - 1}':>11} {s.questions:>9} "
+        lines.append(f"{s.model[:24]:<24} {bucket_label(s.bucket, every):>11} {s.questions:>9} "
                      f"{s.responses:>9} {f'{s.solve_rate:.3f} ± {s.solve_rate_se:.3f}':>16} "
                      f"{s.response_length:>7.1f} {s.parse_rate:>7.1%}")
     return "\n".join(lines)

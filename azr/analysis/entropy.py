@@ -139,7 +139,7 @@ def response_entropies(model, seqs: list[tuple[list[int], list[int]]], *, pad_id
 
 
 def measure_checkpoint_entropy(checkpoint: str | Path, prompts: list[PromptItem], *, samples: int = 4,
-                               max_new_tokens: int = 128, temperature: float = 1.0, seed: int = 0,
+                               max_new_tokens: int = 8096, temperature: float = 1.0, seed: int = 0,
                                batch_size: int = 16, chunk_tokens: int = 1024, device: str = "auto") -> dict:
     """Token entropy of a model's own sampled responses (see module docstring).
 

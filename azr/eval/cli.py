@@ -9,6 +9,12 @@ import sys
 from pathlib import Path
 
 
+STUDY_N = 256
+"""Samples per problem of ``--study``: enough for pass@k curves to k = 256."""
+STUDY_MAX_NEW_TOKENS = 8096
+"""Response budget of ``--study``: the reference's data.max_response_length (branch paper)."""
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "eval",
@@ -26,10 +32,16 @@ def register(subparsers) -> None:
     src.add_argument("--model", help="local model folder (Hugging Face format) to sample")
     src.add_argument("--samples", help="existing samples .jsonl ({task_id, completion|solution})")
     smp = p.add_argument_group("sampling")
-    smp.add_argument("--n", type=int, default=1, help="samples per problem (default 1)")
+    smp.add_argument("--n", type=int, default=None,
+                     help=f"samples per problem (default 1; {STUDY_N} with --study)")
     smp.add_argument("--temperature", type=float, default=0.8)
     smp.add_argument("--top-p", type=float, default=0.95)
-    smp.add_argument("--max-new-tokens", type=int, default=512)
+    smp.add_argument("--max-new-tokens", type=int, default=None,
+                     help=f"response budget (default 512; {STUDY_MAX_NEW_TOKENS} with --study)")
+    smp.add_argument("--study", action="store_true",
+                     help=f"pass@k-curve settings: n = {STUDY_N} samples per problem (pass@k up to k = {STUDY_N}) "
+                          f"and a {STUDY_MAX_NEW_TOKENS}-token budget (AZR's training response length); "
+                          "--n/--max-new-tokens still override. See docs/fidelity.md")
     smp.add_argument("--template", default="plain", help="prompt template: plain | azr")
     smp.add_argument("--chat-template", action="store_true", help="wrap prompts with the tokenizer's chat template")
     smp.add_argument("--seed", type=int, default=0)
@@ -82,9 +94,10 @@ def _eval_main(args) -> int:
     if not args.output:
         print("azr eval: --output DIR is required", file=sys.stderr)
         return 2
+    n, max_new = sampling_defaults(args)
     try:
-        spec = SamplingSpec(n=args.n, temperature=args.temperature, top_p=args.top_p,
-                            max_new_tokens=args.max_new_tokens, template=args.template,
+        spec = SamplingSpec(n=n, temperature=args.temperature, top_p=args.top_p,
+                            max_new_tokens=max_new, template=args.template,
                             seed=args.seed, batch_prompts=args.batch_prompts,
                             chat_template=args.chat_template)
         settings = EvalSettings(workers=args.workers, math_workers=args.math_workers,
@@ -110,6 +123,13 @@ def _eval_main(args) -> int:
     print(format_table(summaries))
     print(f"outputs in {out_root}")
     return 0
+
+
+def sampling_defaults(args) -> tuple[int, int]:
+    """``(n, max_new_tokens)``: the given values, else ``--study``'s, else 1 and 512."""
+    n = args.n if args.n is not None else (STUDY_N if args.study else 1)
+    max_new = args.max_new_tokens if args.max_new_tokens is not None else (STUDY_MAX_NEW_TOKENS if args.study else 512)
+    return n, max_new
 
 
 def _compare_main(args) -> int:
