@@ -120,9 +120,14 @@ def test_gold_deduction_answers_verify_and_perturbed_are_rejected(items):
 @pytest.mark.slow
 def test_gold_abduction_answers_verify(items, sb):
     reqs = [VerifyRequest("abduction", answer=it["input"], program=it["code"], output=it["output"]) for it in items]
-    verdicts = verify(sb, reqs)
+    verdicts = verify(sb, reqs, code_answers=True)  # CRUXEval's protocol: 7 gold inputs are expressions
     failed = [(it["id"], v) for it, v in zip(items, verdicts) if not v.correct]
     assert failed == []
+    # by default answers are data: exactly the gold inputs that are not plain values are refused
+    as_data = verify(sb, reqs)
+    refused = [it["input"] for it, v in zip(items, as_data) if not v.correct]
+    assert all(v.reason == "answer_not_literal" for v in as_data if not v.correct)
+    assert len(refused) == 7 and any("lambda" in r for r in refused)
 
 
 @pytest.mark.slow
@@ -131,7 +136,7 @@ def test_perturbed_abduction_accepted_only_when_it_reproduces(items, sb):
     cases = [(it, p) for it, p in cases if p is not None]
     assert len(cases) > 780
     verdicts = verify(sb, [VerifyRequest("abduction", answer=p, program=it["code"], output=it["output"])
-                           for it, p in cases])
+                           for it, p in cases], code_answers=True)
     truth = independent_reproduces([(it["code"], p, it["output"]) for it, p in cases])
     mismatches = [(it["id"], p, v) for (it, p), v, t in zip(cases, verdicts, truth) if v.correct != t]
     assert mismatches == []
