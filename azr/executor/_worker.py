@@ -283,6 +283,12 @@ class Worker:
                 pass
         prot["unprivileged_user"] = (not self.root) or self.uid is not None
         prot["memory_cgroup"] = self.root and s.get("memory_cgroup", True) and self._join_memory_cgroup()
+        self.proc_fd = None
+        if prot["memory_cgroup"]:  # the cgroup's OOM killer must pick the program, not the worker:
+            try:  # each child raises its own oom_score_adj through this descriptor (closed before it runs)
+                self.proc_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
+            except OSError:
+                pass
         prot["user_namespace"] = False
         wants_ns = s["isolate_network"] or s["isolate_pids"] or s["isolate_mounts"]
         if not self.root and wants_ns and s.get("user_namespace", True):
@@ -888,6 +894,10 @@ def _child(worker: Worker, job: dict, wfd: int, rundir, timeout: float) -> None:
     try:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         os.setsid()
+        if worker.proc_fd is not None:  # the first victim of an out-of-memory in the worker's cgroup
+            fd = os.open("self/oom_score_adj", os.O_WRONLY, dir_fd=worker.proc_fd)
+            os.write(fd, b"1000")
+            os.close(fd)
         if worker.private_tmp:
             _unshare(CLONE_NEWNS | CLONE_NEWIPC)
             owner = "" if worker.uid is None else f",uid={worker.uid},gid={worker.gid}"
