@@ -47,3 +47,55 @@ def test_eval_study_preset_and_plain_defaults(capsys):
         pass
     out = " ".join(capsys.readouterr().out.split())
     assert "--study" in out and "k = 256" in out
+
+
+def test_mini_batches_follow_the_reference_split():
+    from azr.rl.minibatch import mini_batch_rows
+
+    mb = mini_batch_rows(384, 128)  # 6 x 64 sequences, ppo_mini_batch_size 128, 1 epoch
+    assert len(mb) == 3 and [c[0] for c in mb] == [0, 128, 256] and [len(c) for c in mb] == [128] * 3
+    assert sum(mb, []) == list(range(384))  # in order, no shuffling, each row once
+    assert mini_batch_rows(384, 0) == [list(range(384))]  # optim.ppo_mini_batch=0: one step
+    assert [len(c) for c in mini_batch_rows(10, 4)] == [4, 4, 2]
+    assert mini_batch_rows(6, 4, epochs=2) == [[0, 1, 2, 3], [4, 5], [0, 1, 2, 3], [4, 5]]
+    assert mini_batch_rows(0, 4) == []
+
+
+def _entries(steps):
+    from azr.selfplay.buffer import Entry
+    from azr.tasks.types import Triplet
+
+    return [Entry(Triplet(f"def f(a):\n    return a + {i}", str(i), str(i + i)), s) for i, s in enumerate(steps)]
+
+
+def test_solver_batch_from_the_previous_step_without_replacement():
+    import random
+
+    from azr.selfplay.solver_batch import previous_step_tasks, select_solver_tasks
+
+    entries = _entries([-1, 0, 0, 1, 1, 1, 2, 2, 3])  # the step-3 entry is this step's own proposal
+    got = previous_step_tasks(entries, 3, 4, random.Random(0))
+    assert len(got) == 4 and {e.step for e in got[:2]} == {2}  # both step-2 tasks first
+    assert all(e.step < 3 for e in got)  # never this step's proposals
+    assert len({e.hash for e in got[2:]}) == 2  # the backfill draws without replacement
+    many = previous_step_tasks(entries, 2, 3, random.Random(1))
+    assert {e.step for e in many} == {1} and len({e.hash for e in many}) == 3
+    short = previous_step_tasks(_entries([-1]), 1, 3, random.Random(0))  # a buffer smaller than k
+    assert len(short) == 3
+    assert previous_step_tasks(_entries([5]), 1, 3, random.Random(0)) == []
+    assert select_solver_tasks("previous", entries, [], 3, 4, random.Random(0)) == got
+
+
+def test_solver_batch_current_option_keeps_the_old_behaviour():
+    import random
+
+    import pytest
+
+    from azr.selfplay.solver_batch import select_solver_tasks
+
+    entries = _entries([-1, 0, 1, 2])
+    fresh = entries[3:]
+    got = select_solver_tasks("current", entries, fresh, 2, 3, random.Random(0))
+    assert got[0] is fresh[0] and len(got) == 3
+    with pytest.raises(ValueError):
+        select_solver_tasks("next", entries, fresh, 2, 3, random.Random(0))

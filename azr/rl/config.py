@@ -74,6 +74,9 @@ class OptimConfig:
     warmup_steps: int = 0  # linear warmup length in optimiser steps
     total_steps: int | None = None  # cosine: steps to decay over (required for "cosine")
     min_lr_ratio: float = 0.0  # cosine: final lr as a fraction of lr
+    ppo_mini_batch: int = 128  # sequences per optimizer step (the reference's ppo_mini_batch_size,
+    # branch paper: 128 of 384 -> 3 steps per training step); 0 = the whole batch in one step
+    ppo_epochs: int = 1  # passes over the batch per training step (reference: 1)
     micro_batch_tokens: int = 8192  # token budget per forward/backward (gradient accumulation)
     logprob_chunk_tokens: int = 1024  # tokens per LM-head chunk in the chunked log-prob/entropy
     autocast: str = "auto"  # "auto" = bf16 autocast on GPU, none on CPU; "bf16" | "none" force it
@@ -85,6 +88,8 @@ class OptimConfig:
             raise ValueError("schedule 'cosine' needs total_steps")
         if self.lr < 0 or self.warmup_steps < 0:
             raise ValueError("lr and warmup_steps must be >= 0")
+        if self.ppo_mini_batch < 0 or self.ppo_epochs < 1:
+            raise ValueError("optim.ppo_mini_batch must be >= 0 and optim.ppo_epochs >= 1")
         if self.micro_batch_tokens < 1 or self.logprob_chunk_tokens < 1:
             raise ValueError("micro_batch_tokens and logprob_chunk_tokens must be >= 1")
         if self.autocast not in ("auto", "bf16", "none"):
