@@ -26,7 +26,7 @@ class SelfPlayConfig:
     n_references: int = 6
     """K: reference triplets shown to the deduction/abduction proposer (AZR: 6)."""
     n_induction_inputs: int = 10
-    """N: inputs the induction proposer writes (AZR: 10); half the pairs are visible."""
+    """N: inputs the induction proposer writes (AZR: 10); N // 2 pairs are visible (see ``induction_rule``)."""
     min_induction_pairs: int = 2
     """Fewest valid (input, output) pairs for an induction proposal to count as valid
     (``induction_rule: lenient`` only)."""
