@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Callable, Iterator
 
 TASK_TYPES = ("deduction", "abduction", "induction")
 _CHUNK = 256  # records validated/verified per sandbox batch (bounded memory, streamed output)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_LINE_BYTES = 4_000_000  # a longer line is reported as malformed without parsing it
 
 
@@ -89,8 +91,8 @@ def _complain(path: str, lineno: int, msg: str) -> None:
 
 
 def _utf8(text: str) -> str:
-    """``text`` with lone surrogates replaced (always encodable as UTF-8)."""
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    """``text`` with each lone surrogate replaced by U+FFFD (always encodable as UTF-8)."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _clean(obj, depth: int = 0):
