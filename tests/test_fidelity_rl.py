@@ -99,3 +99,21 @@ def test_solver_batch_current_option_keeps_the_old_behaviour():
     assert got[0] is fresh[0] and len(got) == 3
     with pytest.raises(ValueError):
         select_solver_tasks("next", entries, fresh, 2, 3, random.Random(0))
+
+
+def test_rl_defaults_are_the_reference_paper_branch():
+    from torch import nn
+
+    from azr.rl.config import AdvantageConfig, LossConfig, OptimConfig
+    from azr.rl.optim import build_optimizer
+
+    loss, optim = LossConfig(), OptimConfig()
+    assert (loss.clip_low, loss.clip_high, loss.dual_clip, loss.entropy_coef, loss.kl_coef) == (0.2, 0.2, None, 0.001, 0.0)
+    assert (optim.lr, optim.weight_decay, optim.grad_clip, optim.schedule) == (1e-6, 0.01, 1.0, "constant")
+    assert (optim.ppo_mini_batch, optim.ppo_epochs, optim.decay_scope) == (128, 1, "all")
+    assert (AdvantageConfig().estimator, AdvantageConfig().weighting) == ("trr++", "token")
+    model = nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3))
+    groups = build_optimizer(model, optim).param_groups
+    assert [len(g["params"]) for g in groups] == [4] and groups[0]["weight_decay"] == 0.01  # norms and biases too
+    groups = build_optimizer(model, OptimConfig(decay_scope="matrices")).param_groups
+    assert [(len(g["params"]), g["weight_decay"]) for g in groups] == [(1, 0.01), (3, 0.0)]

@@ -10,7 +10,7 @@ import torch
 from azr.rl.config import LossConfig
 from azr.rl.losses import POLICY_LOSSES, AggNorm, aggregate, kl_penalty, total_loss
 
-CFG = LossConfig()  # clip 0.2 / 0.28, dual-clip 3, token-mean
+CFG = LossConfig(clip_high=0.28, dual_clip=3.0)  # clip 0.2 / 0.28 (clip-higher), dual-clip 3, token-mean
 
 
 def _one(ratio: float, a: float, cfg: LossConfig = CFG):
@@ -89,7 +89,7 @@ def test_total_loss_entropy_and_kl_terms():
     ent, ref = torch.rand(2, 4, generator=g), torch.randn(2, 4, generator=g)
     m = torch.ones(2, 4)
     base, _ = POLICY_LOSSES["ppo_clip"](lp, old, a, m, CFG)
-    cfg = LossConfig(entropy_coef=0.01, kl_coef=0.1, kl_estimator="k1")
+    cfg = LossConfig(clip_high=0.28, dual_clip=3.0, entropy_coef=0.01, kl_coef=0.1, kl_estimator="k1")
     loss, met = total_loss(lp, old, a, m, cfg, entropy=ent, ref_logprobs=ref)
     assert loss.item() == pytest.approx((base - 0.01 * ent.mean() + 0.1 * (lp - ref).mean()).item(), abs=1e-6)
     assert met["entropy"].item() == pytest.approx(ent.mean().item())

@@ -1,4 +1,9 @@
-"""Configuration of the RL update (torch-free, frozen). Defaults are AZR's (DESIGN.md)."""
+"""Configuration of the RL update (torch-free, frozen).
+
+Defaults are those of the Absolute Zero reference implementation, branch ``paper``
+(``absolute_zero_reasoner/configs/azr_ppo_trainer.yaml``, ``scripts/selfplay/coder*.sh`` and
+the verl it ships); docs/fidelity.md lists each with its source and the alternatives.
+"""
 
 from __future__ import annotations
 
@@ -35,12 +40,15 @@ class LossConfig:
 
     policy_loss: str = "ppo_clip"  # key of POLICY_LOSSES: ppo_clip, clip_cov, kl_cov
     clip_low: float = 0.2  # PPO ratio clip below: 1 - clip_low
-    clip_high: float = 0.28  # PPO ratio clip above: 1 + clip_high ("clip-higher"; AZR master 0.28)
-    dual_clip: float | None = 3.0  # dual-clip constant c > 1 for negative advantages; None disables
+    clip_high: float = 0.2  # PPO ratio clip above: 1 + clip_high (reference paper: symmetric 0.2;
+    # its master branch / newer verl: 0.28, "clip-higher")
+    dual_clip: float | None = None  # dual-clip constant c > 1 for negative advantages; None disables
+    # (reference paper: none; master: clip_ratio_c 3.0)
     agg: str = "token-mean"  # loss aggregation: token-mean, seq-mean-token-mean, seq-mean-token-sum-norm
     norm_length: int | None = None  # seq-mean-token-sum-norm divisor; None = the batch's padded response length
-    entropy_coef: float = 0.0  # entropy bonus (AZR: 0 or 1e-3); loss -= coef * entropy
-    kl_coef: float = 0.0  # KL-to-reference penalty weight (AZR: 0, no reference model)
+    entropy_coef: float = 0.001  # entropy bonus, loss -= coef * entropy (reference paper 0.001;
+    # master 0.0)
+    kl_coef: float = 0.0  # KL-to-reference penalty weight (reference: 0, no reference model)
     kl_estimator: str = "k3"  # k1 = log(p/ref), k3 = ref/p - log(ref/p) - 1 (non-negative)
     clip_cov_ratio: float = 2e-4  # Clip-Cov: fraction of tokens whose gradient is dropped
     clip_cov_lb: float = 1.0  # Clip-Cov: lower bound of the covariance window
@@ -65,11 +73,14 @@ class LossConfig:
 class OptimConfig:
     """Optimiser, schedule and micro-batching of the update step."""
 
-    lr: float = 1e-6  # AdamW learning rate (AZR: 1e-6, constant)
+    lr: float = 1e-6  # AdamW learning rate (reference: 1e-6, constant, no warmup)
     betas: tuple[float, float] = (0.9, 0.999)  # AdamW betas
     eps: float = 1e-8  # AdamW epsilon
-    weight_decay: float = 0.0  # AdamW decoupled weight decay
-    grad_clip: float | None = 1.0  # max global grad norm (AZR: 1.0); None disables clipping
+    weight_decay: float = 0.01  # AdamW decoupled weight decay (reference paper: verl's FSDP default
+    # 0.01; master sets 0.0)
+    decay_scope: str = "all"  # parameters weight decay applies to: "all" (verl's AdamW over every
+    # parameter, as the reference) or "matrices" (not norms and biases)
+    grad_clip: float | None = 1.0  # max global grad norm (reference: 1.0); None disables clipping
     schedule: str = "constant"  # constant | warmup (linear warmup then constant) | cosine (warmup then cosine)
     warmup_steps: int = 0  # linear warmup length in optimiser steps
     total_steps: int | None = None  # cosine: steps to decay over (required for "cosine")
@@ -88,6 +99,8 @@ class OptimConfig:
             raise ValueError("schedule 'cosine' needs total_steps")
         if self.lr < 0 or self.warmup_steps < 0:
             raise ValueError("lr and warmup_steps must be >= 0")
+        if self.decay_scope not in ("all", "matrices"):
+            raise ValueError(f"optim.decay_scope must be all|matrices, got {self.decay_scope!r}")
         if self.ppo_mini_batch < 0 or self.ppo_epochs < 1:
             raise ValueError("optim.ppo_mini_batch must be >= 0 and optim.ppo_epochs >= 1")
         if self.micro_batch_tokens < 1 or self.logprob_chunk_tokens < 1:

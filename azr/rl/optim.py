@@ -11,12 +11,14 @@ from azr.rl.config import OptimConfig
 
 
 def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters; weight decay only on matrices (not norms, biases)."""
+    """AdamW over the trainable parameters; weight decay on all of them (``cfg.decay_scope="all"``,
+    as verl's actor optimizer) or only on matrices (``"matrices"``: not norms, biases)."""
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no trainable parameters")
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
+    matrices_only = cfg.decay_scope == "matrices"
+    decay = [p for p in params if p.dim() >= 2 or not matrices_only]
+    no_decay = [p for p in params if p.dim() < 2 and matrices_only]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}]
     if no_decay:
         groups.append({"params": no_decay, "weight_decay": 0.0})
