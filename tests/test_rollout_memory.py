@@ -25,16 +25,18 @@ def _key(out):
 
 def test_same_tokens_for_a_seed_whatever_the_split_chunk_and_cache(tiny_policy):
     """One sub-batch of 16 rows, decoded to the end, equals 1-3-row sub-batches under a token
-    budget with finished rows dropped every 2 steps, and the pre-allocated (static) cache."""
+    budget with finished rows dropped every 2 steps and the prompts prefilled a few columns at a
+    time, and the pre-allocated (static) cache."""
     model, tok = tiny_policy
     params = SamplingParams(max_new_tokens=20, n=4, seed=7, stop=("(", "\n"))
     whole = HFEngine(model, tok, RolloutConfig(max_batch_size=64, decode_chunk=1000)).generate(PROMPTS, params)
     widest = max(len(ids) for ids in HFEngine(model, tok).encode_prompts(PROMPTS))
     budget = 2 * (widest + 20)  # two rows of the widest prompt
-    engine = HFEngine(model, tok, RolloutConfig(max_batch_tokens=budget, decode_chunk=2))
+    engine = HFEngine(model, tok, RolloutConfig(max_batch_tokens=budget, decode_chunk=2, prefill_tokens=7))
     assert 2 <= engine.max_batch_tokens() // (widest + 20) < 16
     split = engine.generate(PROMPTS, params)
-    static = HFEngine(model, tok, RolloutConfig(max_batch_size=3, decode_chunk=5, cache_implementation="static"))
+    static = HFEngine(model, tok, RolloutConfig(max_batch_size=3, decode_chunk=5, prefill_tokens=10,
+                                                cache_implementation="static"))
     assert _key(split) == _key(whole)
     assert _key(static.generate(PROMPTS, params)) == _key(whole)
     finishes = {c.finish_reason for cs in whole for c in cs}

@@ -46,6 +46,8 @@ class RolloutConfig:
     kv_cache_gb: float = 0.0  # the same limit in GiB of K/V (converted with the model's config and
     # sampling dtype); 0 = off; with both set the smaller one holds
     decode_chunk: int = 64  # decoding steps between dropping finished rows and checking stop strings
+    prefill_tokens: int = 16384  # rows x prompt tokens per prefill forward: long prompts of a large
+    # sub-batch are prefilled in slices of columns (bounds the prefill's activations; same results)
     cache_implementation: str = "auto"  # KV cache: "auto" = static on GPU (pre-allocated per
     # sub-batch, no growth by concatenation), dynamic on CPU (grows; no pre-allocation);
     # "dynamic" | "static" force one
@@ -64,8 +66,8 @@ class RolloutConfig:
             raise ValueError("max_new_tokens must be >= 1")
         if self.max_batch_tokens < 0 or self.kv_cache_gb < 0:
             raise ValueError("max_batch_tokens and kv_cache_gb must be >= 0 (0 = no limit)")
-        if self.decode_chunk < 1:
-            raise ValueError("decode_chunk must be >= 1")
+        if self.decode_chunk < 1 or self.prefill_tokens < 1:
+            raise ValueError("decode_chunk and prefill_tokens must be >= 1")
         if isinstance(self.stop, str):
             object.__setattr__(self, "stop", (self.stop,))
         elif isinstance(self.stop, list):

@@ -12,9 +12,10 @@ Three pure parts and one loop:
   chunk length or on the device's RNG.
 - ``sample_tokens(scores, uniforms)``: inverse-CDF sampling of one token per row ``[B, V] ->
   [B]``, plus the log-probs of the tokens under ``scores``.
-- ``decode(...)``: prefill once, then decode one token per step for every live row; every
-  ``chunk`` steps the rows that ended (EOS, or a stop string seen in their text) leave the
-  batch and their KV cache rows are dropped (``Cache.batch_select_indices``), so finished rows
+- ``decode(...)``: prefill (in slices of prompt columns, at most ``prefill_tokens`` rows x
+  columns per forward, so the prefill's activations stay bounded), then decode one token per
+  step for every live row; every ``chunk`` steps the rows that ended (EOS, or a stop string
+  seen in their text) leave the batch and their KV cache rows are dropped, so finished rows
   stop costing compute and memory. Tokens generated after a stop string inside a chunk are
   cut later by the engine (``HFEngine._finalize``), so the results do not depend on ``chunk``.
 
@@ -132,6 +133,7 @@ class DecodeSettings:
     eos_ids: tuple[int, ...]
     pad_id: int
     chunk: int = 64  # steps between compactions (and stop-string checks)
+    prefill_tokens: int = 16384  # rows x prompt columns per prefill forward (bounds its activations)
     greedy: bool = False
     static_cache: bool = False  # a pre-allocated cache of W + max_new_tokens per row (else growing)
 
@@ -178,8 +180,11 @@ def decode(
         cache = StaticCache(config=model.config, max_cache_len=width + settings.max_new_tokens)
     else:
         cache = DynamicCache()
-    out = model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                use_cache=True, logits_to_keep=1, **{cache_kw: cache})
+    step_cols = max(1, settings.prefill_tokens // b)  # prompt columns per prefill forward
+    for lo in range(0, width, step_cols):
+        hi = min(width, lo + step_cols)
+        out = model(input_ids=input_ids[:, lo:hi], attention_mask=mask[:, :hi], position_ids=positions[:, lo:hi],
+                    use_cache=True, logits_to_keep=1, **{cache_kw: cache})
     logits = out.logits[:, -1]
     next_pos = positions[:, -1] + 1  # [B]
     live = list(range(b))  # original row of each batch row

@@ -156,7 +156,7 @@ class HFEngine:
         model = self._sampling_model(device)
         settings = DecodeSettings(
             max_new_tokens=params.max_new_tokens, eos_ids=self.eos_ids, pad_id=self.tokenizer.pad_token_id,
-            chunk=self.config.decode_chunk, greedy=params.temperature == 0,
+            chunk=self.config.decode_chunk, prefill_tokens=self.config.prefill_tokens, greedy=params.temperature == 0,
             static_cache=self._cache_implementation(device) == "static",
         )
         process = _TemperatureTopP(params.temperature, params.top_p)
