@@ -92,3 +92,18 @@ def test_azr_agrees_with_the_reference_except_documented_differences(verdicts):
     assert all(verdicts[r["id"]][0] == r["reference_valid"] for r in plain)
     print(f"agreement with the reference: {agree}/{len(records)} overall, {len(plain)}/{len(plain)} "
           f"outside the documented differences")
+
+
+def test_strict_static_rules_are_a_selfplay_option():
+    """``selfplay.static_rules: strict`` restores azr's earlier module list and starred ban."""
+    items = [(TaskType.DEDUCTION, parse_proposal("deduction", render_proposal("deduction", program=p, input=i)), None)
+             for p, i in (("import os\ndef f(a):\n    return os.sep * a", "2"),
+                          ("def f(a, b):\n    return a - b", "*[5, 2]"))]
+    with Sandbox(ExecutorConfig(timeout_s=2.0, workers=2)) as sb:
+        env = CodeEnv(sb)
+        reference = env.validate_proposals(items, n_inputs=10, min_pairs=2)
+        strict = env.validate_proposals(items, n_inputs=10, min_pairs=2, static_rules="strict")
+    assert [t is not None for t, _ in reference] == [True, True]
+    assert [why for _, why in strict] == ["forbidden_import:os", "input_starred"]
+    with pytest.raises(ValueError, match="unknown static rules"):
+        env.validate_proposals(items, n_inputs=10, min_pairs=2, static_rules="loose")

@@ -38,6 +38,10 @@ class SelfPlayConfig:
     """Deduction/abduction proposals (``azr.tasks.parsing``): "reference": exactly one
     top-level function, renamed to ``f`` (nested helpers allowed); "lenient": any number of
     top-level functions, one of them named ``f``."""
+    static_rules: Literal["reference", "strict"] = "reference"
+    """Static checks of proposed programs and inputs (``azr.executor.checks.RULES``):
+    "reference": AZR's banned modules (os, sys allowed) + a sandbox-integrity list, ``input(``
+    refused; "strict": also azr's earlier longer module list, and no starred inputs."""
     template_set: Literal["reference", "tiny"] = "reference"
     """Prompt templates (``azr.tasks.prompts``): "reference" (the content and layout of AZR's
     prompts, in our words) or "tiny" (the short prompts the bundled azr-tiny was pretrained on)."""
@@ -86,6 +90,7 @@ class SelfPlayConfig:
                 f"({self.seed_buffer_size}): the buffer could never be seeded"
             )
         for name, known in (("induction_rule", ("reference", "lenient")), ("entry_rule", ("reference", "lenient")),
+                            ("static_rules", ("reference", "strict")),
                             ("template_set", ("reference", "tiny"))):
             if getattr(self, name) not in known:
                 raise ValueError(f"selfplay.{name} must be one of {known}, got {getattr(self, name)!r}")

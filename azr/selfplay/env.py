@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from azr.executor.validation import Proposal, validate
+from azr.executor.checks import check_input, check_program
+from azr.executor.validation import Proposal, Validation, validate
 from azr.executor.verification import VerifyRequest, verify
 from azr.selfplay.buffer import Task
 from azr.selfplay.propose import dedupe_inputs, make_induction, make_triplet, reference_inputs
@@ -32,6 +33,7 @@ from azr.tasks.types import InductionTask, TaskType, Triplet
 log = logging.getLogger(__name__)
 
 INDUCTION_RULES: tuple[str, ...] = ("reference", "lenient")
+STATIC_RULES: tuple[str, ...] = ("reference", "strict")
 
 ProposalItem = tuple[TaskType, ProposalParse, "str | None"]
 """(task type, parsed proposal, the described program for induction else None)."""
@@ -52,9 +54,33 @@ class CodeEnv:
             log.warning("sandbox validation failed for a batch of %d: %r", len(proposals), e)
             return [None] * len(proposals)
 
+    def _validate_strict(self, proposals: list[Proposal]):
+        """``_validate`` behind the "strict" static rules (rejections need no sandbox run)."""
+        out: list = [None] * len(proposals)
+        todo = []
+        for k, prop in enumerate(proposals):
+            res = check_program(prop.program, rules="strict")
+            for inp in prop.inputs:
+                if res.ok:
+                    res = check_input(inp, rules="strict")[1]
+            if res.ok:
+                todo.append(k)
+            else:
+                out[k] = Validation(False, res.reason, res.detail)
+        for k, res in zip(todo, self._validate([proposals[k] for k in todo])):
+            out[k] = res
+        return out
+
     def validate_proposals(self, items: Sequence[ProposalItem], *, n_inputs: int, min_pairs: int,
-                           induction_rule: str = "reference") -> list[tuple[Task | None, str]]:
-        """For each item, ``(task, "")`` when valid, else ``(None, reason)``."""
+                           induction_rule: str = "reference", static_rules: str = "reference",
+                           ) -> list[tuple[Task | None, str]]:
+        """For each item, ``(task, "")`` when valid, else ``(None, reason)``.
+
+        ``static_rules``: "reference" (the sandbox validation's own checks,
+        ``azr.executor.checks.RULES["reference"]``) or "strict" (azr's earlier module list and
+        no starred inputs, checked here first, on top of the reference rules)."""
+        if static_rules not in STATIC_RULES:
+            raise ValueError(f"unknown static rules {static_rules!r}; known: {STATIC_RULES}")
         if induction_rule not in INDUCTION_RULES:
             raise ValueError(f"unknown induction rule {induction_rule!r}; known: {INDUCTION_RULES}")
         reference = induction_rule == "reference"
@@ -78,7 +104,7 @@ class CodeEnv:
             else:
                 jobs.append(Proposal(parse.program, (parse.input,)))
                 owners.append((k, parse.input))
-        results = self._validate(jobs)
+        results = self._validate(jobs) if static_rules == "reference" else self._validate_strict(jobs)
         good: dict[int, list[tuple[str, str]]] = {}
         reasons: dict[int, str] = {}
         for (k, inp), res in zip(owners, results):
