@@ -8,7 +8,8 @@ differs:
 
 - pool: ``Sandbox`` (warm workers, one fork per run, every protection the machine allows);
 - naive: a fresh ``python3 -c`` interpreter (this venv's python) per run with rlimits (CPU, memory, file size,
-  open files), its own session, and a kill on timeout. Chunks of programs alternate
+  open files), its own session, and a kill on timeout; it loads the same safe value parser
+  (``azr/executor/literals.py``) that the pool's workers give the validation probe. Chunks of programs alternate
   between the two so that both see the same load on shared cores. ``--naive-isolated``
   also measures ``python3 -I -S -c`` (no site import), a stronger baseline.
 
@@ -34,9 +35,12 @@ from azr.executor import ExecResult, ExecutorConfig, Job, Proposal, Sandbox, val
 from azr.tasks.generator import generate_programs  # noqa: E402
 
 _RUNNER = r"""
-import json, sys
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("literals", sys.argv[1])
+literals = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(literals)
 job = json.loads(sys.stdin.read())
-g = {"__name__": "__main__"}
+g = {"__name__": "__main__", "__azr_output_problem__": literals.output_problem}
 try:
     exec(compile(job["code"], "<program>", "exec"), g)
     v = None if job["expr"] is None else repr(eval(compile(job["expr"], "<expr>", "eval"), g))
@@ -47,6 +51,9 @@ except BaseException as e:
     out = {"status": "error", "error_type": type(e).__name__, "error_message": str(e)[:1000]}
 sys.stdout.write(json.dumps(out))
 """
+
+
+_LITERALS = str(Path(__file__).resolve().parents[1] / "azr" / "executor" / "literals.py")
 
 
 class NaiveRunner:
@@ -69,7 +76,7 @@ class NaiveRunner:
         t0 = time.monotonic()
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": str(1 + (job.replica or 0))}
         try:
-            proc = subprocess.run(self.python + ["-c", _RUNNER], input=json.dumps({"code": job.code, "expr": job.expr}),
+            proc = subprocess.run(self.python + ["-c", _RUNNER, _LITERALS], input=json.dumps({"code": job.code, "expr": job.expr}),
                                   capture_output=True, text=True, timeout=job.timeout_s or self.config.timeout_s,
                                   preexec_fn=self._limits, env=env)
         except subprocess.TimeoutExpired:

@@ -905,6 +905,12 @@ def _child(worker: Worker, job: dict, wfd: int, rundir, timeout: float) -> None:
                    f"size={int(worker.s['max_file_mb']) * 1024}k,nr_inodes={_TMP_INODES},mode=700{owner}")
         elif worker.prot.get("ipc_namespace"):
             _unshare(CLONE_NEWIPC)
+        if worker.proc_fd is not None and worker.private_tmp:  # this IPC namespace's own System V limits
+            mb = int(worker.s["max_file_mb"])
+            for name, value in (("shmmax", mb << 20), ("shmall", (mb << 20) // 4096), ("shmmni", 8), ("msgmni", 0)):
+                fd = os.open(f"sys/kernel/{name}", os.O_WRONLY, dir_fd=worker.proc_fd)
+                os.write(fd, str(value).encode())
+                os.close(fd)
         os.chdir(rundir)
         if job.get("call_args") is not None:
             lit = worker.literals

@@ -23,14 +23,17 @@ class ExecutorConfig:
     run's whole process tree is killed from outside when it expires."""
 
     memory_mb: int = 512
-    """Address-space limit (RLIMIT_AS) of the program process, in MiB."""
+    """Address-space limit (RLIMIT_AS) of the program process, in MiB. As root, each worker
+    and its programs also share a memory cgroup limited to ``memory_mb + max_file_mb + 96``
+    MiB, which counts tmpfs, shared-memory and memfd pages too."""
 
     max_output_bytes: int = 65_536
     """Largest ``repr`` of a result (and of an error message) sent back; a larger result
     is reported as status ``error`` with ``error_type == "OutputTooLarge"``."""
 
     max_file_mb: int = 16
-    """Largest file the program may write (RLIMIT_FSIZE), and size of its private /tmp."""
+    """Largest file the program may write (RLIMIT_FSIZE), size of its private /tmp (which
+    also holds at most 4096 files and directories), and of its System V shared memory."""
 
     max_open_files: int = 64
     """RLIMIT_NOFILE of the program (file descriptors)."""
@@ -58,13 +61,16 @@ class ExecutorConfig:
     dies with it (no stray processes, even after ``setsid`` + double fork)."""
 
     isolate_mounts: bool = True
-    """Give each program a new mount namespace with a private, size-capped tmpfs on /tmp
-    (its working directory lives there) and read-only masks over the other
-    world-writable directories, so that it cannot write outside its own temp dir."""
+    """As root: build each worker's filesystem view from an allowlist (a read-only tmpfs root
+    with read-only binds of the standard library, shared libraries and four device nodes;
+    no site-packages) and give each program new mount and IPC namespaces with a fresh
+    size- and inode-capped tmpfs on /tmp, its working directory. Without root (user
+    namespace) or where that fails: the denylist view below (everything read-only, the
+    ``hide_paths`` masked) with a per-worker private /tmp."""
 
     hide_paths: tuple[str, ...] = ("/home", "/root", "/work", "/mnt", "/media", "/srv", "/opt")
-    """With mount isolation: directories programs see as empty and read-only (code, data
-    sets, home directories). The caller's working directory and ``$AZR_DATA_DIR`` are
+    """With the fallback (denylist) mount isolation only: directories programs see as empty
+    and read-only (code, data sets, home directories). The caller's working directory and ``$AZR_DATA_DIR`` are
     added automatically; the Python installation is bound back if it lives under one.
     System directories (/usr, /etc, /var, /tmp, ...) and anything under them are never
     hidden."""
