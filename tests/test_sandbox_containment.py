@@ -420,3 +420,35 @@ def test_cli_gives_one_valid_json_row_per_line_whatever_it_reads(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "azr", "tasks", "verify", str(tmp_path / "nope.jsonl")],
                              cwd=ROOT, capture_output=True, timeout=120)
     assert missing.returncode == 2 and b"cannot read" in missing.stderr
+
+
+def _memory_holds(pid: int, needle: bytes) -> bool:
+    """Does the (live) process ``pid`` hold ``needle`` anywhere in its readable memory?"""
+    with open(f"/proc/{pid}/maps") as fh:
+        regions = [line.split() for line in fh]
+    found = False
+    with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+        for r in regions:
+            if "r" not in r[1] or (len(r) > 5 and r[5].startswith("[v")):
+                continue
+            start, end = (int(x, 16) for x in r[0].split("-"))
+            try:
+                mem.seek(start)
+                found = found or needle in mem.read(end - start)
+            except (OSError, OverflowError, ValueError):
+                pass
+    return found
+
+
+def test_no_output_stays_in_the_worker_for_a_later_program_to_find(env, sb):
+    need(sb, "allowlisted_root")
+    if os.geteuid() != 0:
+        pytest.skip("reading a worker's memory needs root")
+    tag = uuid.uuid4().hex
+    secret = f"HIDDEN-{tag}".upper()  # produced at run time: the program's source never holds it
+    prog = f"def f(x):\n    return 'hidden-'.upper() + {tag!r}.upper() + str(x)"
+    res = env_validate(env, [(prog, "1")] + [(p, i) for p, i, _ in GOOD])
+    assert res[0][0] is not None and res[0][0].output == repr(secret + "1")
+    assert_good(res, 1)
+    assert not any(_memory_holds(w.proc.pid, (secret + "1").encode()) for w in sb._all)
+    assert _memory_holds(os.getpid(), (secret + "1").encode())  # the scan itself works: the caller has it

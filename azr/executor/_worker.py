@@ -10,7 +10,9 @@ length followed by UTF-8 JSON.
                      ``{"code", "expr", "call_args", "timeout_s"}``; ``{"op": "exit"}`` stops it.
   worker -> caller   first: ``{"hello": true, "protections": {...}, ...}``; then one result per
                      job ``{"status", "value", "error_type", "error_message", "duration_s",
-                     "retire"}`` (``retire``: the worker could not clean up and exits now).
+                     "retire"}``, or ``{"frame": n, "duration_s", "retire"}`` followed by the
+                     child's n-byte frame (``report.py``); ``retire``: the worker could not
+                     clean up and exits now.
 
 As root, each worker once builds an *allowlisted* filesystem view: a fresh read-only tmpfs
 root holding read-only binds of the interpreter's standard library (its site-packages
@@ -25,10 +27,13 @@ switches to an unprivileged user, sets ``PR_SET_NO_NEW_PRIVS`` and a seccomp fil
 keyring, ptrace, namespaces, mounts, bpf, io_uring), and runs the program. The worker
 kills it from outside on the wall-clock timeout.
 
-The child reports through a pipe in a small binary frame (``_frame``) built only from
-references taken before the program ran; the worker parses that frame strictly
-(``parse_report``), so a program can at most report a value of its own choosing for its
-own run, never crash or mislead the worker. Without root, the worker enters an
+The child reports through a pipe in a small binary frame (``report.frame``) built only
+from references taken before the program ran. The worker reads it into a preallocated
+buffer, forwards the raw bytes after its JSON message (``{"frame": n, ...}``) and zeroes the
+buffer: program outputs never become objects in the worker, so no later child (forked from
+it) can find an earlier program's output in its memory. The caller parses the frame
+strictly (``report.parse_report``): a program can at most report a value of its own
+choosing for its own run, never crash or mislead the worker or the caller. Without root, the worker enters an
 unprivileged user namespace where allowed and forks twice per program (it cannot ``setns``
 back); the filesystem is then remounted read-only instead of replaced. ``protections``
 says which steps are active.
@@ -83,12 +88,12 @@ def _prctl(option: int, arg: int) -> None:
     _check(_LIBC.prctl(ctypes.c_int(option), ctypes.c_ulong(arg), 0, 0, 0), "prctl")
 
 
-def _load_literals():
-    """The safe value parser (``literals.py`` beside this file), loaded by path."""
+def _load(name: str):
+    """A stdlib-only module beside this file (``literals``, ``report``), loaded by path."""
     import importlib.util
 
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "literals.py")
-    spec = importlib.util.spec_from_file_location("azr_sandbox_literals", path)
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"azr_sandbox_{name}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -127,66 +132,6 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         n = os.write(fd, view)
         view = view[n:]
-
-
-# ----------------------------------------------------------------------------- child report
-#: Child -> worker frame: MAGIC, one status byte, then three fields (value, error type, error
-#: message), each ``b"\0"`` (None) or ``b"\1"`` + 4-byte big-endian length + UTF-8 bytes.
-MAGIC = b"AZR\x01"
-STATUS_CODES = {1: "ok", 2: "error", 3: "memory"}
-
-
-def _frame(status: int, fields, cap: int, *, _magic=MAGIC, _len=len, _isinstance=isinstance, _str=str,
-           _bytes=bytes, _int=int) -> bytes:  # pragma: no cover - also runs in the child
-    """Encode a report with base-type methods bound at definition time (``builtins`` may have
-    been patched by the program when this runs)."""
-    parts = [_magic, _bytes((status,))]
-    for f in fields:
-        if f is None:
-            parts.append(b"\0")
-            continue
-        data = _str.encode(f, "utf-8", "surrogatepass")[:cap] if _isinstance(f, _str) else b"<not a string>"
-        parts.append(b"\1" + _int.to_bytes(_len(data), 4, "big") + data)
-    return b"".join(parts)
-
-
-def _clean_text(data: bytes) -> str:
-    """Bytes from a child as a str that is always valid UTF-8 (lone surrogates escaped)."""
-    try:
-        text = data.decode("utf-8", "surrogatepass")
-    except UnicodeDecodeError:
-        text = data.decode("utf-8", "replace")
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def parse_report(buf: bytes, cap: int, want_value: bool) -> dict:
-    """Strictly parse a child's frame (raises ValueError on anything malformed)."""
-    if len(buf) < 5 or buf[:4] != MAGIC or buf[4] not in STATUS_CODES:
-        raise ValueError("bad header")
-    status, pos, fields = STATUS_CODES[buf[4]], 5, []
-    for _ in range(3):
-        if pos >= len(buf) or buf[pos] not in (0, 1):
-            raise ValueError("bad field")
-        if buf[pos] == 0:
-            fields.append(None)
-            pos += 1
-            continue
-        n = int.from_bytes(buf[pos + 1 : pos + 5], "big")
-        if pos + 5 > len(buf) or n > 4 * cap or pos + 5 + n > len(buf):
-            raise ValueError("bad length")
-        fields.append(_clean_text(buf[pos + 5 : pos + 5 + n]))
-        pos += 5 + n
-    if pos != len(buf):
-        raise ValueError("trailing bytes")
-    value, etype, emsg = fields
-    if status == "ok":
-        if etype is not None or emsg is not None or (value is None) == want_value:
-            raise ValueError("bad ok record")
-        if value is not None and len(value) > cap:
-            return _result("error", None, "OutputTooLarge", f"repr of the result exceeds {cap} characters")
-    elif value is not None or etype is None or not (0 < len(etype) <= 200) or emsg is None:
-        raise ValueError("bad error record")
-    return _result(status, value, etype, None if emsg is None else emsg[:cap])
 
 
 # ----------------------------------------------------------------------------- seccomp
@@ -253,7 +198,9 @@ class Worker:
         self.prot = {"root": self.root}
         self.hidden: list = []
         self.visible: list = []
-        self.literals = _load_literals()
+        self.literals = _load("literals")
+        self.report = _load("report")
+        self.buf = bytearray(4 * int(settings["max_output_bytes"]) + 8192 + 1)  # the child's frame, zeroed after use
         self.seccomp = _seccomp_program() if os.uname().machine == "x86_64" else None
         self._setup()
 
@@ -470,6 +417,10 @@ class Worker:
                 self.retire = True
             result["retire"] = self.retire
             write_msg(self.out_fd, result)
+            n = result.get("frame", 0)
+            if n:  # the raw frame follows; then no trace of it stays in this process
+                _write_all(self.out_fd, memoryview(self.buf)[:n])
+                self.buf[:n] = bytes(n)
             if self.retire:
                 break
         if not self.prot["mount_namespace"]:
@@ -479,7 +430,6 @@ class Worker:
     def run_job(self, job: dict) -> dict:
         timeout = float(job.get("timeout_s") or self.s["timeout_s"])
         cap = int(self.s["max_output_bytes"])
-        want_value = job.get("expr") is not None or job.get("call_args") is not None
         rundir = self.rundir
         if not self.private_tmp:
             os.mkdir(rundir, 0o700)
@@ -507,21 +457,24 @@ class Worker:
             return _result("error", None, "SandboxSetupError", "fork failed") | {"duration_s": 0.0}
         os.close(w)
         try:
-            result = self._supervise(pid, r, t0, timeout, cap, want_value)
+            result = self._supervise(pid, r, t0, timeout, cap)
         finally:
             os.close(r)
             self._cleanup(pid)
             if not self.private_tmp:
                 self._clean_tmp()
-        if result["status"] == "killed" and self._oom_kills() > oom_before:
+        if result.get("status") == "killed" and self._oom_kills() > oom_before:
             result = _result("memory", None, "MemoryError", "memory limit exceeded (cgroup)")
         result["duration_s"] = round(time.monotonic() - t0, 6)
         return result
 
-    def _supervise(self, pid: int, r: int, t0: float, timeout: float, cap: int, want_value: bool) -> dict:
+    def _supervise(self, pid: int, r: int, t0: float, timeout: float, cap: int) -> dict:
+        """Wait for the child; its frame (if any) is read into ``self.buf`` and comes back as
+        ``{"frame": n}``, unparsed (the caller parses it)."""
         pidfd = os.pidfd_open(pid)
-        buf, eof, exited, timed_out, too_big = bytearray(), False, False, False, False
-        limit = 4 * cap + 8192  # value + error message, UTF-8, framing
+        view = memoryview(self.buf)
+        n, eof, exited, timed_out, too_big = 0, False, False, False, False
+        limit = len(self.buf) - 1  # value + error message, UTF-8, framing
         try:
             while True:
                 left = t0 + timeout - time.monotonic()
@@ -530,30 +483,33 @@ class Worker:
                     break
                 ready, _, _ = select.select([pidfd] + ([] if eof else [r]), [], [], left)
                 if r in ready:
-                    chunk = os.read(r, 65536)
-                    eof = not chunk
-                    buf += chunk
-                    if len(buf) > limit:
+                    got = os.readv(r, [view[n:]])
+                    eof = got == 0
+                    n += got
+                    if n > limit:
                         too_big = True
                         break
                 if pidfd in ready:
                     exited = True
-                    too_big = not _drain(r, buf, limit)
+                    while not eof and n <= limit and select.select([r], [], [], 0)[0]:  # what is already there
+                        got = os.readv(r, [view[n:]])
+                        eof = got == 0
+                        n += got
+                    too_big = n > limit
                     break
         finally:
             os.close(pidfd)
         if timed_out or too_big or not exited:
             _kill_tree(pid)
         _, status = os.waitpid(pid, 0)
+        if timed_out or too_big:
+            self.buf[:n] = bytes(n)
         if timed_out:
             return _result("timeout", None, "Timeout", f"wall-clock limit of {timeout:g} s exceeded")
         if too_big:
             return _result("error", None, "OutputTooLarge", f"result exceeds {cap} bytes")
-        if buf:
-            try:
-                return parse_report(bytes(buf), cap, want_value)
-            except (ValueError, IndexError):
-                return _result("error", None, "BadResult", "the program corrupted its result channel")
+        if n:
+            return {"frame": n}
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             if sig == signal.SIGXCPU:
@@ -625,20 +581,6 @@ def _safe_scandir(d: str):
         return list(os.scandir(d))
     except OSError:
         return []
-
-
-def _drain(fd: int, buf: bytearray, limit: int) -> bool:
-    """Read what is already in a pipe without waiting; False if it exceeds ``limit``."""
-    while True:
-        ready, _, _ = select.select([fd], [], [], 0)
-        if not ready:
-            return True
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return True
-        buf += chunk
-        if len(buf) > limit:
-            return False
 
 
 def _kill_tree(pid: int) -> None:
@@ -884,7 +826,7 @@ def _child(worker: Worker, job: dict, wfd: int, rundir, timeout: float) -> None:
     methods of ``str``/``bytes``/``int``, which programs cannot replace."""
     import builtins
 
-    frame, write, exit_, repr_, isinstance_, type_ = _frame, os.write, os._exit, builtins.repr, isinstance, type
+    frame, write, exit_, repr_, isinstance_, type_ = worker.report.frame, os.write, os._exit, builtins.repr, isinstance, type
     getpid, me = os.getpid, os.getpid()
     str_, memoryview_, memory_error = str, memoryview, MemoryError
     type_name = type.__dict__["__name__"].__get__
@@ -934,7 +876,7 @@ def _child(worker: Worker, job: dict, wfd: int, rundir, timeout: float) -> None:
         if worker.prot.get("seccomp"):
             _install_seccomp(worker.seccomp)
     except BaseException as e:
-        _write_all(wfd, _frame(2, (None, "SandboxSetupError", f"{type(e).__name__}: {e}"), cap))
+        _write_all(wfd, frame(2, (None, "SandboxSetupError", f"{type(e).__name__}: {e}"), cap))
         exit_(3)
 
     status, value, etype, emsg = 1, None, None, None
@@ -980,7 +922,7 @@ def _pid1_parent(worker: Worker, job: dict, wfd: int, rundir, timeout: float) ->
         _unshare(CLONE_NEWPID)
         g = os.fork()
     except BaseException as e:
-        _write_all(wfd, _frame(2, (None, "SandboxSetupError", f"{type(e).__name__}: {e}"), 1000))
+        _write_all(wfd, worker.report.frame(2, (None, "SandboxSetupError", f"{type(e).__name__}: {e}"), 1000))
         os._exit(3)
     if g == 0:
         _child(worker, job, wfd, rundir, timeout)

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Literal, Sequence
 
 from azr.executor.config import ExecutorConfig
+from azr.executor.report import parse_report
 
 Status = Literal["ok", "error", "timeout", "memory", "killed"]
 STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "memory", "killed")
@@ -144,13 +145,30 @@ class _WorkerProc:
         body = _read_exact(fd, n, deadline)
         return None if body is None else json.loads(body.decode("utf-8"))
 
-    def run(self, job: Job, default_timeout: float) -> dict | None:
-        """Send one job and wait for its result; ``None`` if the worker died or hung."""
+    def run(self, job: Job, default_timeout: float, cap: int) -> dict | None:
+        """Send one job and wait for its result; ``None`` if the worker died or hung. A
+        child's frame is parsed here, strictly: a malformed one is the job's ``BadResult``."""
         timeout = float(job.timeout_s or default_timeout)
         try:
             self._send({"code": job.code, "expr": job.expr, "call_args": job.call_args, "timeout_s": timeout})
-            return self._recv(timeout=timeout + _GRACE_S)
-        except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError included
+            deadline = time.monotonic() + timeout + _GRACE_S
+            msg = self._recv(timeout=timeout + _GRACE_S)
+            n = msg.get("frame") if isinstance(msg, dict) else None
+            if n is None:
+                return msg
+            if not isinstance(n, int) or not 0 < n <= 4 * cap + 8192:
+                return None
+            body = _read_exact(self.proc.stdout.fileno(), n, deadline)
+            if body is None:
+                return None
+            want_value = job.expr is not None or job.call_args is not None
+            try:
+                res = parse_report(body, cap, want_value)
+            except (ValueError, IndexError):
+                res = {"status": "error", "value": None, "error_type": "BadResult",
+                       "error_message": "the program corrupted its result channel"}
+            return res | {"duration_s": msg.get("duration_s", 0.0), "retire": msg.get("retire")}
+        except (OSError, ValueError, AttributeError):  # UnicodeDecodeError and JSONDecodeError included
             return None
 
     def alive(self) -> bool:
@@ -316,7 +334,8 @@ class Sandbox:
         with self._slots:
             for _ in range(2):
                 w = self._acquire(job.replica)
-                res = _check_message(w.run(job, self.config.timeout_s), self.config.max_output_bytes)
+                cap = self.config.max_output_bytes
+                res = _check_message(w.run(job, self.config.timeout_s, cap), cap)
                 if res is not None:
                     if res[1]:  # the worker could not clean up after this job: start a fresh one
                         self._replace(w)
