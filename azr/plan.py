@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 GIB = 2**30
@@ -250,7 +250,8 @@ def plan_strategy(a: Arch, w: Workload, hw: Hardware, strategy: str) -> Strategy
     head = one - per_token * w.logprob_chunk_tokens
     micro = int((usable - fixed - head) // per_token) // 1024 * 1024
     micro = max(0, micro)
-    shown_micro = max(w.micro_batch_tokens, w.row_tokens)  # the configured one (at least one row)
+    # the configured micro-batch, or the largest that fits if smaller (at least one whole row)
+    shown_micro = max(min(w.micro_batch_tokens, micro), w.row_tokens)
     update = {**persistent, "gradients": grads, "FSDP gathered units": gathered,
               **activation_bytes(a, w, shown_micro)}
     host = 4 * p * w.weight_bytes if strategy == "fsdp-offload" else 0  # weights, grads, m, v
@@ -294,9 +295,8 @@ def format_plan(a: Arch, w: Workload, hw: Hardware, plans: list[StrategyPlan], t
         lines.append(f"  {'total':32s}" + "".join(f"{gib(sum(get(p).values())):14.1f}" for p in plans))
 
     rows("rollout (one sub-batch of the largest size that fits)", lambda p: p.rollout)
-    micro = max(w.micro_batch_tokens, w.row_tokens)
-    rows(f"update (a micro-batch of {micro:,} tokens, checkpointing {'on' if w.checkpointing else 'off'})",
-         lambda p: p.update)
+    rows(f"update (micro-batch: optim.micro_batch_tokens={w.micro_batch_tokens:,} or the largest that fits; "
+         f"checkpointing {'on' if w.checkpointing else 'off'})", lambda p: p.update)
     lines.append("largest settings that fit:")
     lines.append(f"  {'rows per sub-batch':32s}" + "".join(f"{p.rows:14,d}" for p in plans))
     lines.append(f"  {'rollout.max_batch_tokens':32s}" + "".join(f"{p.max_batch_tokens:14,d}" for p in plans))
@@ -364,5 +364,6 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["Arch", "Hardware", "Workload", "StrategyPlan", "QWEN25_CODER_3B", "QWEN25_CODER_7B", "plan",
-           "plan_strategy", "format_plan", "run_plan", "resolve_arch", "arch_from_config_json", "replace"]
+__all__ = ["Arch", "Hardware", "Workload", "StrategyPlan", "QWEN25_CODER_3B", "QWEN25_CODER_7B", "KNOWN_ARCHS",
+           "STRATEGIES", "plan", "plan_strategy", "persistent_parts", "format_plan", "run_plan", "resolve_arch",
+           "arch_from_config_json", "workload_from_config", "add_arguments", "main"]
