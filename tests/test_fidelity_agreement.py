@@ -63,7 +63,7 @@ def verdicts() -> dict[str, tuple[bool, str]]:
     for r in records:
         t = TaskType(r["task"])
         items.append((t, parse_proposal(t, _completion(r)), r["program"] if t is TaskType.INDUCTION else None))
-    with Sandbox(ExecutorConfig(timeout_s=2.0, workers=2)) as sb:
+    with Sandbox(ExecutorConfig(timeout_s=4.0, workers=2)) as sb:  # the infinite loop costs this once
         checked = CodeEnv(sb).validate_proposals(items, n_inputs=10, min_pairs=2)
     return {r["id"]: (task is not None, why) for r, (task, why) in zip(records, checked)}
 
