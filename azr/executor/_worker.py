@@ -175,14 +175,18 @@ def _seccomp_program() -> bytes:
     return b"".join(struct.pack("HBBI", *i) for i in ins)
 
 
-def _install_seccomp(prog: bytes) -> None:  # pragma: no cover - runs in the child
-    buf = ctypes.create_string_buffer(prog)
+class _Fprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
-    class Fprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
-    fprog = Fprog(len(prog) // 8, ctypes.addressof(buf))
-    _check(_LIBC.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(2), ctypes.byref(fprog), 0, 0), "seccomp")
+def _seccomp_args(prog: bytes) -> tuple:
+    """The prepared ``struct sock_fprog`` (and the buffer it points to, kept alive)."""
+    buf = ctypes.create_string_buffer(prog, len(prog))
+    return _Fprog(len(prog) // 8, ctypes.addressof(buf)), buf
+
+
+def _install_seccomp(fprog) -> None:  # pragma: no cover - runs in the child
+    _check(_LIBC.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(2), ctypes.byref(fprog[0]), 0, 0), "seccomp")
 
 
 # ----------------------------------------------------------------------------- worker
@@ -201,7 +205,7 @@ class Worker:
         self.literals = _load("literals")
         self.report = _load("report")
         self.buf = bytearray(4 * int(settings["max_output_bytes"]) + 8192 + 1)  # the child's frame, zeroed after use
-        self.seccomp = _seccomp_program() if os.uname().machine == "x86_64" else None
+        self.seccomp = _seccomp_args(_seccomp_program()) if os.uname().machine == "x86_64" else None
         self._setup()
 
     # -- start-up: decide which protections work here --------------------------------
@@ -229,7 +233,8 @@ class Worker:
             except KeyError:
                 pass
         prot["unprivileged_user"] = (not self.root) or self.uid is not None
-        prot["memory_cgroup"] = self.root and s.get("memory_cgroup", True) and self._join_memory_cgroup()
+        off = set(s.get("disable", ()))  # benchmarks only: measure what one protection costs
+        prot["memory_cgroup"] = self.root and "memory_cgroup" not in off and self._join_memory_cgroup()
         self.proc_fd = None
         if prot["memory_cgroup"]:  # the cgroup's OOM killer must pick the program, not the worker:
             try:  # each child raises its own oom_score_adj through this descriptor (closed before it runs)
@@ -261,7 +266,7 @@ class Worker:
         elif s["isolate_pids"] and admin:  # user namespace: cannot setns back, fork twice instead
             self.pid_double_fork = prot["pid_namespace"] = _probe_pid_namespace()
         prot["mount_namespace"] = prot["allowlisted_root"] = False
-        if s["isolate_mounts"] and self.root and prot["pid_namespace"]:
+        if s["isolate_mounts"] and self.root and prot["pid_namespace"] and "allowlisted_root" not in off:
             try:
                 self._build_root()
                 prot["mount_namespace"] = prot["allowlisted_root"] = True
@@ -276,7 +281,7 @@ class Worker:
             except OSError:
                 pass
         # per program: IPC and mount namespaces with a fresh /tmp (root, or owner of a user namespace)
-        prot["ipc_namespace"] = admin and _probe_unshare(CLONE_NEWIPC)
+        prot["ipc_namespace"] = admin and "ipc_namespace" not in off and _probe_unshare(CLONE_NEWIPC)
         self.private_tmp = prot["allowlisted_root"]
         if prot["mount_namespace"]:
             self.tmp_root = "/tmp"
@@ -285,7 +290,7 @@ class Worker:
             os.chmod(self.tmp_root, 0o711)
         self.rundir = "/tmp" if self.private_tmp else os.path.join(self.tmp_root, "run")
         prot["no_new_privs"] = True
-        prot["seccomp"] = self.seccomp is not None and _probe_seccomp(self.seccomp)
+        prot["seccomp"] = self.seccomp is not None and "seccomp" not in off and _probe_seccomp(self.seccomp)
         prot["rlimits"] = True
         prot["wall_clock_kill"] = True
         prot["new_session"] = True
@@ -841,13 +846,13 @@ def _child(worker: Worker, job: dict, wfd: int, rundir, timeout: float) -> None:
             os.write(fd, b"1000")
             os.close(fd)
         if worker.private_tmp:
-            _unshare(CLONE_NEWNS | CLONE_NEWIPC)
+            _unshare(CLONE_NEWNS | (CLONE_NEWIPC if worker.prot["ipc_namespace"] else 0))
             owner = "" if worker.uid is None else f",uid={worker.uid},gid={worker.gid}"
             _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                    f"size={int(worker.s['max_file_mb']) * 1024}k,nr_inodes={_TMP_INODES},mode=700{owner}")
         elif worker.prot.get("ipc_namespace"):
             _unshare(CLONE_NEWIPC)
-        if worker.proc_fd is not None and worker.private_tmp:  # this IPC namespace's own System V limits
+        if worker.proc_fd is not None and worker.private_tmp and worker.prot["ipc_namespace"]:  # its own System V limits
             mb = int(worker.s["max_file_mb"])
             for name, value in (("shmmax", mb << 20), ("shmall", (mb << 20) // 4096), ("shmmni", 8), ("msgmni", 0)):
                 fd = os.open(f"sys/kernel/{name}", os.O_WRONLY, dir_fd=worker.proc_fd)
