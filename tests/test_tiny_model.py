@@ -7,9 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from azr.tasks.parsing import parse_proposal, parse_solution
-from azr.tasks.prompts import proposer_prompt, solver_prompt
+from azr.tasks import parsing, prompts
+from azr.tasks.parsing import parse_solution
 from azr.tasks.types import ZERO_TRIPLET, InductionTask, TaskType, Triplet
+
+# azr-tiny's own prompt set and entry rule (the tiny preset's selfplay.template_set / entry_rule)
+def proposer_prompt(*a, **k):
+    return prompts.proposer_prompt(*a, template_set="tiny", **k)
+
+
+def solver_prompt(*a, **k):
+    return prompts.solver_prompt(*a, template_set="tiny", **k)
+
+
+def parse_proposal(*a, **k):
+    return parsing.parse_proposal(*a, entry_rule="lenient", **k)
+
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "azr-tiny"
 pytestmark = pytest.mark.skipif(not (MODEL_DIR / "model.safetensors").exists(), reason="models/azr-tiny not built yet")
