@@ -284,18 +284,23 @@ def load_config(
     preset: str | None = None,
     config_file: str | None = None,
     overrides: typing.Sequence[str] = (),
-) -> Config:
-    """Defaults <- preset <- YAML file <- ``key=value`` overrides, checked as one tree.
+    *,
+    cls: type = Config,
+    overlay: typing.Callable[[dict], dict] | None = None,
+) -> Any:
+    """Defaults <- preset <- ``overlay(preset data)`` <- YAML file <- ``key=value`` overrides,
+    checked as one ``cls`` tree (``Config`` or a subclass; ``overlay``: a command's own
+    settings on top of the preset, e.g. ``azr rlvr``'s).
 
     Raises ``ConfigError`` (unknown key, wrong type, impossible value) before anything runs.
     """
-    data: dict = {}
-    if preset:
-        data = merge(data, preset_data(preset))
+    data: dict = preset_data(preset) if preset else {}
+    if overlay is not None:
+        data = merge(data, overlay(data))
     if config_file:
         data = merge(data, load_yaml(config_file))
-    data = apply_overrides(data, list(overrides), Config)
-    cfg = from_dict(Config, data)
+    data = apply_overrides(data, list(overrides), cls)
+    cfg = from_dict(cls, data)
     check_registries(cfg)
     return cfg
 

@@ -61,7 +61,7 @@ def test_rlvr_batch_weights_only_the_off_policy_samples(tiny_policy):
     from azr.rl.config import AdvantageConfig
     from azr.rl.update import recompute_logprobs
     from azr.rollout.types import Completion
-    from azr.selfplay.records import Rollout
+    from azr.selfplay.rollouts import Rollout
     from azr.selfplay.update import build_batch
     from azr.tasks import Role, TaskType
 
@@ -74,13 +74,13 @@ def test_rlvr_batch_weights_only_the_off_policy_samples(tiny_policy):
         behaviour = tuple((-torch.rand(5, generator=g) * 16).tolist())  # mu's log-probs, as reported by a sampler
         c = Completion(ids, "", behaviour, "length", prompt)
         rollouts.append(Rollout(TaskType.DEDUCTION, Role.SOLVE, "p", c, reward,
-                                {"explore": explore, "off_policy": explore}))
+                                explore=explore, off_policy=explore))
     cfg = BaselineConfig(advantage=AdvantageConfig(estimator="grpo"),
                          controls=ControlsConfig(explore_fraction=0.5, is_cap=3.0))
     one_group = torch.tensor([0, 0, 0, 0])
     batch, seq_adv, metrics = build_batch(rollouts, cfg, tok.pad_token_id, model, groups=one_group)
     plain, _, _ = build_batch([
-        Rollout(r.task_type, r.role, r.prompt, r.completion, r.reward, {"explore": False}) for r in rollouts
+        Rollout(r.task_type, r.role, r.prompt, r.completion, r.reward) for r in rollouts
     ], BaselineConfig(advantage=AdvantageConfig(estimator="grpo")), tok.pad_token_id, model, groups=one_group)
     old, _ = recompute_logprobs(model, batch, autocast="none")
     m = batch.response_mask > 0
@@ -141,14 +141,14 @@ def test_generate_mixed_routes_the_flagged_prompts_to_the_explorer():
 
 
 def test_selfplay_batch_reweights_only_the_off_policy_rows(tiny_policy):
-    """Self-play's update batch: rows with info["off_policy"] get pi_old (recomputed at the rollout
+    """Self-play's update batch: rows with ``off_policy`` get pi_old (recomputed at the rollout
     temperature) as PPO denominator and A * min(pi_old / mu, cap); the other rows are untouched."""
     from dataclasses import replace
 
     from azr.config import Config
     from azr.rl.update import recompute_logprobs
     from azr.rollout.types import Completion
-    from azr.selfplay.records import Rollout
+    from azr.selfplay.rollouts import Rollout
     from azr.selfplay.update import build_batch
     from azr.tasks import Role, TaskType
 
@@ -161,17 +161,17 @@ def test_selfplay_batch_reweights_only_the_off_policy_rows(tiny_policy):
         ids = tuple(torch.randint(0, len(tok), (6,), generator=g).tolist())
         mu = tuple((-torch.rand(6, generator=g) * 12).tolist())
         rows.append(Rollout(TaskType.ABDUCTION, role, "p", Completion(ids, "", mu, "length", prompt), reward,
-                            {"off_policy": off}))
+                            off_policy=off))
     cfg = Config()
     cfg = replace(cfg, controls=replace(cfg.controls, is_cap=2.5))
     batch, seq_adv, metrics = build_batch(rows, cfg, tok.pad_token_id, model)
-    on_rows = [Rollout(r.task_type, r.role, r.prompt, r.completion, r.reward, {}) for r in rows]
+    on_rows = [Rollout(r.task_type, r.role, r.prompt, r.completion, r.reward) for r in rows]
     plain, plain_adv, none = build_batch(on_rows, cfg, tok.pad_token_id)
     assert none == {}
     old, _ = recompute_logprobs(model, batch, autocast="none")
     m = batch.response_mask > 0
     for b, r in enumerate(rows):
-        if r.info["off_policy"]:
+        if r.off_policy:
             w = torch.exp(old[b][m[b]] - plain.old_logprobs[b][m[b]]).clamp(max=2.5)
             assert torch.allclose(batch.advantages[b][m[b]], plain.advantages[b][m[b]] * w, atol=1e-5)
             assert torch.allclose(batch.old_logprobs[b][m[b]], old[b][m[b]], atol=1e-5)

@@ -1,4 +1,8 @@
-"""Data-parallel update (azr.distributed): 2 gloo processes == 1 process on the global batch.
+"""Data-parallel update: 2 gloo processes == 1 process on the global batch.
+
+There is one update step (``azr.rl.update.update_step``) and one self-play policy update
+(``azr.selfplay.update.policy_update``); under torchrun they shard the batch and reduce over
+the ranks, on one process every collective is a no-op.
 
 The 2-process run shards a fixed global batch (different lengths, several micro-batches
 per rank, uneven micro-batch counts, a sample with weight 0), computes advantages over the
@@ -16,7 +20,8 @@ import socket
 import pytest
 import torch
 
-from azr.distributed.dist import all_gather_rows, global_advantages, shard_range
+from azr.distributed.dist import all_gather_rows, shard_range
+from azr.rl.parallel import global_advantages
 from azr.rl.config import AdvantageConfig, LossConfig, OptimConfig
 
 B = 11
@@ -26,6 +31,7 @@ LOSS_CFGS = {
 }
 PROMPTS = ["def f(a):", "x = 1", "<answer>", "import os", "print("]
 OPTIM = OptimConfig(lr=0.5, grad_clip=None, micro_batch_tokens=48)
+OFF_POLICY_ROWS = (1, 4, 9)  # rows on both ranks (rank 0 holds rows 0-5)
 
 
 def _model():
@@ -73,18 +79,31 @@ def _config():
     return replace(Config(), optim=OPTIM, loss=LossConfig(entropy_coef=1e-3))
 
 
-def _rollouts():
-    """The global batch as self-play rollouts (group g = GROUPS[g])."""
+def _pairs():
+    """The global batch as SFT (prompt ids, target ids) pairs."""
+    prompts, responses, *_ = _data()
+    return list(zip(prompts, responses))
+
+
+def _sft_config():
+    from azr.baselines.config import BaselineConfig
+
+    return BaselineConfig(optim=OPTIM)
+
+
+def _rollouts(off_policy: tuple[int, ...] = ()):
+    """The global batch as self-play rollouts (group g = GROUPS[g]); rows ``off_policy`` were
+    drawn by a behaviour sampler (their recorded log-probs are mu's)."""
     from azr.rollout.types import Completion
-    from azr.selfplay.records import Rollout
+    from azr.selfplay.rollouts import Rollout
     from azr.tasks.types import GROUPS
 
     prompts, responses, old, scores, groups, _ = _data()
     out = []
-    for p, r, lp, s, g in zip(prompts, responses, old, scores.tolist(), groups.tolist()):
+    for i, (p, r, lp, s, g) in enumerate(zip(prompts, responses, old, scores.tolist(), groups.tolist())):
         task, role = GROUPS[g]
         c = Completion(tuple(r), "", tuple(lp), "eos", tuple(p))
-        out.append(Rollout(task, role, "", c, s, {}))
+        out.append(Rollout(task, role, "", c, s, off_policy=i in off_policy))
     return out
 
 
@@ -93,7 +112,8 @@ def _worker(rank: int, world: int, port: int, out_dir: str, model_dir: str) -> N
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     from azr.distributed import dist as d
-    from azr.distributed.update import distributed_update_step, unwrap, wrap_ddp, wrap_fsdp
+    from azr.rl.parallel import unwrap, wrap_ddp, wrap_fsdp
+    from azr.rl.update import update_step
 
     info = d.init_distributed(device="cpu")
     rows = shard_range(B, info.rank, info.world_size)
@@ -105,20 +125,29 @@ def _worker(rank: int, world: int, port: int, out_dir: str, model_dir: str) -> N
                 continue
             module = wrap(_model(), info)
             opt = torch.optim.SGD(module.parameters(), lr=OPTIM.lr)
-            res = distributed_update_step(module, opt, None, batch, loss_cfg, OPTIM, temperature=0.9)
+            res = update_step(module, opt, None, batch, loss_cfg, OPTIM, temperature=0.9)
             state = unwrap(module).state_dict()
             state = {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().clone()
                      for k, v in state.items()}
             ent = all_gather_rows(res.entropy)
             result[f"{kind}/{name}"] = {"state": state, "metrics": res.metrics, "entropy": ent}
     # the self-play level: policy update over the global rollouts, sharded inside
-    from azr.distributed.sharded import ShardedSandbox, distributed_policy_update
+    from azr.distributed.sharded import ShardedSandbox
     from azr.executor import ExecutorConfig, Job, Sandbox
+    from azr.selfplay.update import policy_update
+
+    for name, off in (("policy_update", ()), ("policy_update_offpolicy", OFF_POLICY_ROWS)):
+        module = wrap_ddp(_model(), info)
+        opt = torch.optim.SGD(module.parameters(), lr=OPTIM.lr)
+        result[name] = policy_update(module, opt, None, _rollouts(off), _config(), 0, info=info)
+        result[f"{name}_state"] = {k: v.clone() for k, v in unwrap(module).state_dict().items()}
+    # SFT: the RL core's update step with the sft loss, this rank's block of the pairs
+    from azr.baselines.sft import sft_update
 
     module = wrap_ddp(_model(), info)
     opt = torch.optim.SGD(module.parameters(), lr=OPTIM.lr)
-    result["policy_update"] = distributed_policy_update(module, opt, None, _rollouts(), _config(), 0)
-    result["policy_update_state"] = {k: v.clone() for k, v in unwrap(module).state_dict().items()}
+    result["sft_update"], result["sft_rows"] = sft_update(module, opt, None, _pairs(), _sft_config(), 0, info)
+    result["sft_update_state"] = {k: v.clone() for k, v in unwrap(module).state_dict().items()}
     # the sharded sandbox: each rank runs its block, everyone gets every result in order
     jobs = [Job("x = 2", f"x ** {i}") for i in range(5)]
     with Sandbox(ExecutorConfig(workers=1)) as sb:
@@ -193,24 +222,42 @@ def test_two_ranks_equal_one_process(two_rank_results, kind, name):
     torch.testing.assert_close(got["entropy"], ref.entropy, rtol=1e-5, atol=1e-6)
 
 
-def test_two_ranks_policy_update_equals_selfplay_policy_update(two_rank_results):
-    """The trainer-level update (azr.selfplay.update.policy_update) on one process vs the
-    sharded one on 2 ranks: same parameters, same logged metrics (entropy and advantage
-    metrics of every (task, role) group included)."""
+@pytest.mark.parametrize("name,off", [("policy_update", ()), ("policy_update_offpolicy", OFF_POLICY_ROWS)])
+def test_two_ranks_policy_update_equals_selfplay_policy_update(two_rank_results, name, off):
+    """The trainer-level update (azr.selfplay.update.policy_update) on one process vs 2 ranks:
+    same parameters, same logged metrics (entropy and advantage metrics of every (task, role)
+    group included; with off-policy rows, the importance-weight metrics too)."""
     from azr.selfplay.update import policy_update
 
     model = _model()
     opt = torch.optim.SGD(model.parameters(), lr=OPTIM.lr)
-    want = policy_update(model, opt, None, _rollouts(), _config(), 0)
-    got = two_rank_results["policy_update"]
+    want = policy_update(model, opt, None, _rollouts(off), _config(), 0)
+    got = two_rank_results[name]
     assert set(got) == set(want)
+    if off:
+        assert want["explore/fraction"] == pytest.approx(len(off) / B) and "explore/ess" in want
     for k in sorted(set(want) - {"loss/micro_batches"}):
         if want[k] is None:
             assert got[k] is None, k
         else:
             assert got[k] == pytest.approx(want[k], rel=1e-5, abs=1e-7), k
     for k, v in model.state_dict().items():
-        torch.testing.assert_close(two_rank_results["policy_update_state"][k], v, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(two_rank_results[f"{name}_state"][k], v, rtol=1e-5, atol=1e-6)
+
+
+def test_two_ranks_sft_update_equals_one_process(two_rank_results):
+    from azr.baselines.sft import sft_update
+
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=OPTIM.lr)
+    want, rows = sft_update(model, opt, None, _pairs(), _sft_config(), 0)
+    got = two_rank_results["sft_update"]
+    assert set(got) == set(want) and want["loss/nll"] > 0
+    for k in sorted(set(want) - {"loss/micro_batches"}):
+        assert got[k] == pytest.approx(want[k], rel=1e-5, abs=1e-7), k
+    torch.testing.assert_close(two_rank_results["sft_rows"], rows, rtol=1e-5, atol=1e-6)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(two_rank_results["sft_update_state"][k], v, rtol=1e-5, atol=1e-6)
 
 
 def test_sharded_sandbox_gathers_all_results_in_order(two_rank_results):
@@ -252,21 +299,24 @@ def test_make_sandbox_local_backend():
         make_sandbox(ExecutorConfig(), "nope")
 
 
-def test_single_process_is_the_rl_core_update():
-    """Without a process group, distributed_update_step(bare model) == update_step."""
-    from azr.distributed.update import distributed_update_step
+def test_single_process_bare_and_wrapped_models_take_the_same_step():
+    """One update path: on one process ``wrap_ddp`` gives the bare ``LogprobModule`` and every
+    collective is a no-op, so the wrapped model and the bare model take the same step."""
     from azr.rl.advantages import compute_advantages
     from azr.rl.optim import build_optimizer
+    from azr.rl.parallel import LogprobModule, unwrap, wrap_ddp
     from azr.rl.update import update_step
 
     batch = _batch(range(B), compute_advantages)
     cfg = OptimConfig(lr=1e-2, micro_batch_tokens=40)
     outs = []
-    for step_fn in (update_step, distributed_update_step):
+    for wrap in (lambda m: m, wrap_ddp):
         model = _model()
         opt = build_optimizer(model, cfg)
-        res = step_fn(model, opt, None, batch, LossConfig(), cfg)
-        outs.append((model.state_dict(), res))
+        module = wrap(model)
+        res = update_step(module, opt, None, batch, LossConfig(), cfg)
+        outs.append((unwrap(module).state_dict(), res))
+    assert isinstance(wrap_ddp(_model()), LogprobModule)
     (s1, r1), (s2, r2) = outs
     for k in s1:
         torch.testing.assert_close(s2[k], s1[k], rtol=0, atol=0)

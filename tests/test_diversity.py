@@ -115,13 +115,13 @@ def test_selfplay_hooks_penalise_duplicates_per_task_type_and_set_proposer_tempe
     from azr.selfplay.config import ControlsConfig
     from azr.rollout.config import RolloutConfig
     from azr.rollout.types import Completion
-    from azr.selfplay.records import Rollout
+    from azr.selfplay.rollouts import Rollout
     from azr.tasks import Role, TaskType
 
     c = Completion((1,), "", (0.0,), "eos")
 
     def prop(t, task, outcome="passable", reward=0.5):
-        return Rollout(t, Role.PROPOSE, "p", c, reward, {"outcome": outcome, "task": task})
+        return Rollout(t, Role.PROPOSE, "p", c, reward, outcome=outcome, task=task)
 
     ded = {"program": P1, "input": "[1, 2]", "output": "[2, 1]"}
     rollouts = [
@@ -129,14 +129,14 @@ def test_selfplay_hooks_penalise_duplicates_per_task_type_and_set_proposer_tempe
         prop(TaskType.DEDUCTION, {"program": P2, "input": "'ab'", "output": "'AB'"}),
         prop(TaskType.DEDUCTION, None, "format_error", -1.0),
         prop(TaskType.INDUCTION, {"program": P3, "inputs": ["1", "2"], "outputs": ["4", "5"], "message": "m"}),
-        Rollout(TaskType.DEDUCTION, Role.SOLVE, "s", c, 1.0, {"outcome": "passable", "correct": True}),
+        Rollout(TaskType.DEDUCTION, Role.SOLVE, "s", c, 1.0, outcome="passable", correct=True),
     ]
     assert apply_diversity_penalty(rollouts, ControlsConfig()) == {}  # off by default
     assert [r.reward for r in rollouts] == [0.5, 0.5, 0.5, -1.0, 0.5, 1.0]
     m = apply_diversity_penalty(rollouts, ControlsConfig(diversity_weight=0.3, diversity_threshold=0.4))
     assert [r.reward for r in rollouts] == pytest.approx([0.3, 0.3, 0.4, -1.0, 0.2, 1.0])
     assert m["diversity/deduction/clusters"] == 2 and m["diversity/induction/clusters"] == 1
-    assert rollouts[0].info["reward_before_diversity"] == 0.5
+    assert rollouts[0].reward_before_diversity == 0.5
 
     rc = RolloutConfig(temperature=1.0, max_new_tokens=32, stop=("</answer>",))
     assert proposer_sampling(rc, ControlsConfig(), 1, 7).temperature == 1.0

@@ -2,8 +2,10 @@
 
 Two steps of the tiny preset (shrunk through ``--set``) with a fixed seed, on CPU, through
 ``azr.cli.main``. The numbers below were recorded from the code before the architecture
-consolidation (issue 16); a refactor that claims to preserve behaviour must reproduce them.
-If an intended change moves them, re-record them in the same commit and say why.
+consolidation of issue 16 (at the tree of commit 8b4ad73, which includes other intended
+behaviour changes made meanwhile: reward values, TRR++ token weighting, the decode loop,
+prompt templates); a refactor that claims to preserve behaviour must reproduce them. If an
+intended change moves them, re-record them in the same commit and say why.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ ARGS = [
     # several micro-batches; off-policy proposer rows (importance weights)
     "--set", "loss.entropy_coef=0.01", "--set", "optim.lr=1e-3", "--set", "optim.micro_batch_tokens=64",
     "--set", "controls.propose_temperature=1.3",
+    # the prompt set and entry rule were being wired into the step while this was pinned:
+    # the defaults keep the pin independent of that work
+    "--set", "selfplay.template_set=reference", "--set", "selfplay.entry_rule=reference",
 ]
 
 #: step -> {metric: value}, recorded on CPU with OMP_NUM_THREADS=1.
@@ -39,29 +44,28 @@ PINNED: dict[int, dict[str, float]] = {
         'advantage/solve/deduction/std': 0.0,
         'advantage/solve/induction/mean': 0.0,
         'advantage/solve/induction/std': 0.0,
-        'entropy/overall': 7.610967596371968,
-        'entropy/propose/abduction': 7.610917806625366,
-        'entropy/propose/deduction': 7.610989093780518,
-        'entropy/propose/induction': 7.611008644104004,
-        'entropy/solve/abduction': 7.611057758331299,
-        'entropy/solve/deduction': 7.610937595367432,
-        'entropy/solve/induction': 7.610894680023193,
-        'explore/ess': 0.9986566305160522,
+        'entropy/overall': 7.611030260721843,
+        'entropy/propose/abduction': 7.610918283462524,
+        'entropy/propose/deduction': 7.611017227172852,
+        'entropy/propose/induction': 7.611082553863525,
+        'entropy/solve/abduction': 7.61101508140564,
+        'entropy/solve/deduction': 7.611137628555298,
+        'entropy/solve/induction': 7.611010789871216,
+        'explore/ess': 0.9989110231399536,
         'explore/fraction': 0.5,
         'explore/truncated_frac': 0.0,
-        'explore/weight_mean': 0.9951791763305664,
+        'explore/weight_mean': 0.998058557510376,
         'loss/approx_kl': 0.0,
-        'loss/clipfrac_dual': 0.0,
         'loss/clipfrac_high': 0.0,
         'loss/clipfrac_low': 0.0,
-        'loss/entropy': 7.610967516899109,
-        'loss/grad_norm': 7.716316758887842e-05,
+        'loss/entropy': 7.611030340194702,
+        'loss/grad_norm': 7.205170550150797e-05,
         'loss/lr': 0.001,
         'loss/micro_batches': 12.0,
         'loss/policy': 0.0,
         'loss/skipped': 0.0,
         'loss/tokens': 288.0,
-        'loss/total': -0.07610967382788658,
+        'loss/total': -0.07611030107364058,
         'propose/abduction/response_length_mean': 24.0,
         'propose/abduction/reward_mean': -1.0,
         'propose/deduction/response_length_mean': 24.0,
@@ -91,29 +95,28 @@ PINNED: dict[int, dict[str, float]] = {
         'advantage/solve/deduction/std': 0.0,
         'advantage/solve/induction/mean': 0.0,
         'advantage/solve/induction/std': 0.0,
-        'entropy/overall': 7.612743695576985,
-        'entropy/propose/abduction': 7.612666368484497,
-        'entropy/propose/deduction': 7.6126439571380615,
-        'entropy/propose/induction': 7.612642765045166,
-        'entropy/solve/abduction': 7.61287784576416,
-        'entropy/solve/deduction': 7.612886190414429,
-        'entropy/solve/induction': 7.612745046615601,
-        'explore/ess': 0.9987953305244446,
+        'entropy/overall': 7.612428347269694,
+        'entropy/propose/abduction': 7.6124207973480225,
+        'entropy/propose/deduction': 7.6124045848846436,
+        'entropy/propose/induction': 7.6123552322387695,
+        'entropy/solve/abduction': 7.6125404834747314,
+        'entropy/solve/deduction': 7.6124327182769775,
+        'entropy/solve/induction': 7.6124162673950195,
+        'explore/ess': 0.9986863732337952,
         'explore/fraction': 0.5,
         'explore/truncated_frac': 0.0,
-        'explore/weight_mean': 1.0021262168884277,
+        'explore/weight_mean': 0.9986310601234436,
         'loss/approx_kl': 0.0,
-        'loss/clipfrac_dual': 0.0,
         'loss/clipfrac_high': 0.0,
         'loss/clipfrac_low': 0.0,
-        'loss/entropy': 7.6127437353134155,
-        'loss/grad_norm': 0.00020569516345858574,
+        'loss/entropy': 7.612428247928619,
+        'loss/grad_norm': 0.00016078236512839794,
         'loss/lr': 0.001,
         'loss/micro_batches': 12.0,
         'loss/policy': 0.0,
         'loss/skipped': 0.0,
         'loss/tokens': 288.0,
-        'loss/total': -0.07612743554636836,
+        'loss/total': -0.07612428069114685,
         'propose/abduction/response_length_mean': 24.0,
         'propose/abduction/reward_mean': -1.0,
         'propose/deduction/response_length_mean': 24.0,

@@ -61,7 +61,8 @@ class ScriptedEngine:
 
 
 def cfg_with(*overrides) -> Config:
-    base = ["selfplay.propose_batch=4", "selfplay.solve_batch=5", "selfplay.learnability_samples=3",
+    base = ["selfplay.template_set=tiny", "selfplay.entry_rule=lenient", "selfplay.induction_rule=lenient",
+            "selfplay.propose_batch=4", "selfplay.solve_batch=5", "selfplay.learnability_samples=3",
             "selfplay.n_references=2", "selfplay.n_induction_inputs=4", "executor.timeout_s=1.0"]
     return from_dict(Config, apply_overrides({}, [*base, *overrides], Config))
 
@@ -107,21 +108,21 @@ def test_step_survives_hostile_proposals_and_rewards_them(step7):
     assert [len(by_group[(t, Role.SOLVE)]) for t in TaskType] == [5, 5, 5]
     # every hostile abduction proposal is invalid (reward.invalid_proposal: -1), none crashed the step
     abd = by_group[(TaskType.ABDUCTION, Role.PROPOSE)]
-    assert all(r.info["outcome"] == "wrong" and r.reward == -1.0 for r in abd)
-    assert {r.info["reason"].split(":")[0] for r in abd} >= {"timeout", "forbidden_import"}
+    assert all(r.outcome == "wrong" and r.reward == -1.0 for r in abd)
+    assert {r.reason.split(":")[0] for r in abd} >= {"timeout", "forbidden_import"}
     ded = by_group[(TaskType.DEDUCTION, Role.PROPOSE)]
-    assert [r.info["outcome"] for r in ded] == ["passable", "format_error", "passable", "passable"]
+    assert [r.outcome for r in ded] == ["passable", "format_error", "passable", "passable"]
     assert ded[1].reward == -1.0
     # valid proposals: solved by "42" always (a*2 on 21) -> s = 1 -> reward.degenerate_reward -0.5; "cba" never -> s = 0
-    assert ded[0].info["solve_rate"] == 1.0 and ded[0].reward == -0.5
-    assert ded[2].info["solve_rate"] == 0.0
+    assert ded[0].solve_rate == 1.0 and ded[0].reward == -0.5
+    assert ded[2].solve_rate == 0.0
     # induction: the failing input 1/0 and the duplicate are dropped, 2 pairs remain
     ind = by_group[(TaskType.INDUCTION, Role.PROPOSE)]
-    assert all(r.info["outcome"] == "passable" for r in ind)
-    assert len(ind[0].info["task"]["inputs"]) == 2
+    assert all(r.outcome == "passable" for r in ind)
+    assert len(ind[0].task["inputs"]) == 2
     # the hostile abduction answer is rejected by the sandbox checks, not run here
-    assert all(not r.info["correct"] for r in by_group[(TaskType.ABDUCTION, Role.SOLVE)])
-    assert all(r.info["correct"] for r in by_group[(TaskType.INDUCTION, Role.SOLVE)])
+    assert all(not r.correct for r in by_group[(TaskType.ABDUCTION, Role.SOLVE)])
+    assert all(r.correct for r in by_group[(TaskType.INDUCTION, Role.SOLVE)])
 
 
 def test_learnability_samples_use_the_rollout_temperature(env):
@@ -177,10 +178,13 @@ def test_frozen_proposer_gets_no_gradient_but_is_rewarded(step7):
         batch, seq_adv, _ = build_batch(exp.rollouts, cfg_with(f"selfplay.train_propose={str(train_propose).lower()}"), 0)
         roles = [r.role for r in exp.rollouts]
         assert all(float(w) == (expect if role is Role.PROPOSE else 1.0) for w, role in zip(batch.sample_mask, roles))
-    # task-relative advantages: zero mean within each (task, role) group
+    # task-relative advantages: zero mean over the response tokens of each (task, role) group
+    # (TRR++ whitens each group over its tokens, advantage.weighting = token)
     gids = torch.tensor([r.group_id for r in exp.rollouts])
+    ntok = batch.response_mask.sum(-1)
     for g in range(6):
-        assert abs(float(seq_adv[gids == g].mean())) < 1e-5
+        sel = gids == g
+        assert abs(float((seq_adv[sel] * ntok[sel]).sum() / ntok[sel].sum())) < 1e-5
 
 
 def test_selfplay_never_evaluates_model_output_in_process():
@@ -190,6 +194,10 @@ def test_selfplay_never_evaluates_model_output_in_process():
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
+                if isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", None) == "re":
+                    continue  # re.compile builds a regular expression, it runs nothing
+                if isinstance(node.func, ast.Attribute) and node.func.attr == "eval" and not node.args:
+                    continue  # torch's module.eval() (inference mode), not the builtin
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
                 assert name not in {"eval", "exec", "compile", "literal_eval", "__import__"}, f"{path.name}: {name}"
 
@@ -201,14 +209,14 @@ def test_a_broken_sandbox_becomes_rewards_not_exceptions():
     buffers = Buffers()
     buffers.seed_zero()
     exp = collect(cfg_with(), scripted(hostile=False), broken, buffers, step=1)
-    props = [r for r in exp.rollouts if r.role is Role.PROPOSE and r.info["outcome"] != "format_error"]
-    assert props and all(r.info["outcome"] == "wrong" and r.info["reason"] == "sandbox_error" for r in props)
+    props = [r for r in exp.rollouts if r.role is Role.PROPOSE and r.outcome != "format_error"]
+    assert props and all(r.outcome == "wrong" and r.reason == "sandbox_error" for r in props)
     solves = [r for r in exp.rollouts if r.role is Role.SOLVE and r.task_type is not TaskType.DEDUCTION]
-    assert solves and not any(r.info["correct"] for r in solves)
+    assert solves and not any(r.correct for r in solves)
 
 
 def test_seeding_from_base_model_proposals(env, caplog):
-    from azr.selfplay.seeding import seed_buffers
+    from azr.selfplay.bootstrap import seed_buffers
 
     buffers = Buffers()
     buffers.seed_zero()
@@ -231,8 +239,8 @@ def test_exploration_controls_proposer_temperature_and_diversity_penalty(env):
     assert [p.temperature for _, p in engine.calls] == [0.5, 1.0, 1.0]  # solvers keep the rollout temperature
     ded = [r for r in exp.rollouts if r.group == (TaskType.DEDUCTION, Role.PROPOSE)]
     # proposals 0 and 3 are the same program and input: both are penalised, the unique one is not
-    assert ded[0].reward < ded[0].info["reward_before_diversity"]
-    assert ded[2].reward == ded[2].info["reward_before_diversity"]
+    assert ded[0].reward < ded[0].reward_before_diversity
+    assert ded[2].reward == ded[2].reward_before_diversity
     assert any(k.startswith("diversity/deduction/") for k in exp.metrics)
 
 
@@ -247,10 +255,10 @@ def test_exploration_mixing_draws_the_last_share_of_each_group_from_the_explorer
     assert all(p.temperature == 1.0 for _, p in engine.calls)  # proposer, solve-rate, solver
     for group in GROUPS:
         rows = [r for r in exp.rollouts if r.group == group]
-        flags = [r.info["explore"] for r in rows]
+        flags = [r.explore for r in rows]
         k = 2
         assert flags == [False] * (len(rows) - k) + [True] * k, group
-        assert [r.info["off_policy"] for r in rows] == flags
+        assert [r.off_policy for r in rows] == flags
     # without an explorer the policy engine samples the explored share itself (at 1.7)
     engine2 = scripted(hostile=False)
     buffers2 = Buffers()
@@ -264,4 +272,4 @@ def test_proposer_rows_at_another_temperature_are_off_policy(env):
     buffers.seed_zero()
     exp = collect(cfg_with("controls.propose_temperature=1.3"), scripted(hostile=False), env, buffers, step=1)
     for r in exp.rollouts:
-        assert r.info["off_policy"] is (r.role is Role.PROPOSE) and r.info["explore"] is False
+        assert r.off_policy is (r.role is Role.PROPOSE) and r.explore is False

@@ -6,10 +6,11 @@ import json
 import pytest
 
 from azr.rollout.types import Completion
-from azr.selfplay.metrics import MetricsWriter, read_metrics, truncate_metrics
+from azr.rl.rundir import MetricsWriter, read_metrics, truncate_metrics
 from azr.selfplay.progress import Progress
-from azr.selfplay.records import Rollout, derive_seed, rng_for
-from azr.selfplay.stats import entropy_metrics, group_metrics
+from azr.selfplay.rollouts import Rollout
+from azr.selfplay.seeds import derive_seed, rng_for
+from azr.selfplay.metrics import entropy_metrics, group_metrics
 from azr.tasks.types import GROUPS, Role
 
 
@@ -27,9 +28,9 @@ def test_derived_seeds_are_pure_and_distinct():
 def _rollouts():
     out = []
     for k, (task, role) in enumerate(GROUPS):
-        info = ({"outcome": "passable", "correct": k % 2 == 1} if role is Role.SOLVE
-                else {"outcome": "passable" if k == 0 else "format_error", "solve_rate": 0.5 if k == 0 else None})
-        out.append(Rollout(task, role, "p", comp(k + 1), reward=float(k), info=info))
+        facts = (dict(outcome="passable", correct=k % 2 == 1) if role is Role.SOLVE
+                 else dict(outcome="passable" if k == 0 else "format_error", solve_rate=0.5 if k == 0 else None))
+        out.append(Rollout(task, role, "p", comp(k + 1), reward=float(k), **facts))
     return out
 
 
@@ -101,11 +102,10 @@ def test_progress_line():
 def test_model_path_resolution(tmp_path, tiny_model_dir, caplog):
     from pathlib import Path
 
-    from azr.config import Config, apply_overrides, from_dict
-    from azr.selfplay.trainer import BUNDLED_TINY, resolve_model_path
+    from azr.rl.rundir import BUNDLED_TINY, resolve_model_path
 
     def cfg(path):
-        return from_dict(Config, apply_overrides({}, [f"model.path={path}"], Config))
+        return str(path)
 
     assert resolve_model_path(cfg(tiny_model_dir), tmp_path) == str(tiny_model_dir)
     assert resolve_model_path(cfg("Qwen/Qwen2.5-Coder-3B"), tmp_path) == "Qwen/Qwen2.5-Coder-3B"

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from azr.eval.passk import paired_test, per_problem_pass_at_k
+from azr.eval.compare import paired_by_k
 
 
 class EvalResultError(ValueError):
@@ -97,22 +97,12 @@ def by_benchmark(curves: list[PasskCurve]) -> dict[str, list[PasskCurve]]:
 
 def compare(base: PasskCurve, other: PasskCurve, seed: int = 0) -> list[dict]:
     """Paired per-problem test of ``other`` vs ``base`` at every k both can estimate, on the
-    problems both evaluated. [] when either summary lacks per-problem counts."""
-    common = sorted(set(base.per_problem) & set(other.per_problem))
-    if not common:
-        return []
-    nb = [base.per_problem[t][0] for t in common]
-    no = [other.per_problem[t][0] for t in common]
-    kmax = min(min(nb), min(no))
-    rows = []
-    for k in sorted(set(base.ks) & set(other.ks)):
-        if k > kmax:
-            continue
-        a = per_problem_pass_at_k(nb, [base.per_problem[t][1] for t in common], k)
-        b = per_problem_pass_at_k(no, [other.per_problem[t][1] for t in common], k)
-        rows.append({"k": k, "problems": len(common), "base": float(a.mean()), "other": float(b.mean()),
-                     **paired_test(a, b, seed=seed)})
-    return rows
+    problems both evaluated (``azr.eval.compare.paired_by_k``). [] when either summary lacks
+    per-problem counts."""
+    rows = paired_by_k(dict(sorted(base.per_problem.items())), other.per_problem,
+                       set(base.ks) & set(other.ks), seed=seed)
+    return [{"k": r["k"], "problems": r["problems"], "base": r["a"], "other": r["b"],
+             **{k: v for k, v in r.items() if k not in ("k", "problems", "a", "b")}} for r in rows]
 
 
 def comparisons(curves: list[PasskCurve]) -> dict[str, dict[str, list[dict]]]:

@@ -1,4 +1,5 @@
-"""Read a run directory in the layout of docs/interfaces.md (torch-free).
+"""Read a run directory for the analysis (torch-free); the layout, and which checkpoints are
+complete, are defined once by ``azr.rl.rundir`` (shared with the trainers).
 
 ```
 runs/<name>/config.yaml  metrics.jsonl  checkpoints/step_000010/  checkpoints/LATEST
@@ -18,11 +19,11 @@ from pathlib import Path
 
 import yaml
 
-from azr.analysis.safetensors_io import INDEX_NAME, SINGLE_NAME
+from azr.rl import rundir as layout
+from azr.rl.rundir import has_weights  # noqa: F401 (part of this module's API)
 
 TASKS: tuple[str, ...] = ("deduction", "abduction", "induction")
 ROLES: tuple[str, ...] = ("propose", "solve")
-_STEP_DIR = re.compile(r"^step_(\d+)$")
 
 
 class RunError(ValueError):
@@ -48,7 +49,7 @@ def check_run_dir(path: str | Path) -> Path:
 def load_metrics(run: str | Path) -> list[dict]:
     """Rows of ``metrics.jsonl`` in file order; a malformed *last* line (a run still writing)
     is skipped, a malformed line elsewhere is an error. Missing file -> []."""
-    path = Path(run) / "metrics.jsonl"
+    path = Path(run) / layout.METRICS_FILE
     if not path.exists():
         return []
     lines = path.read_text().splitlines()
@@ -87,7 +88,7 @@ def metric_keys(rows: list[dict]) -> set[str]:
 
 def load_config(run: str | Path) -> dict:
     """The resolved ``config.yaml`` of a run ({} when absent)."""
-    path = Path(run) / "config.yaml"
+    path = Path(run) / layout.CONFIG_FILE
     if not path.exists():
         return {}
     try:
@@ -97,21 +98,9 @@ def load_config(run: str | Path) -> dict:
     return cfg if isinstance(cfg, dict) else {}
 
 
-def has_weights(folder: Path) -> bool:
-    return (folder / SINGLE_NAME).exists() or (folder / INDEX_NAME).exists() or any(folder.glob("*.safetensors"))
-
-
 def list_checkpoints(run: str | Path) -> list[Checkpoint]:
-    """Complete checkpoints (``step_*`` folders with weights) sorted by step."""
-    root = Path(run) / "checkpoints"
-    if not root.is_dir():
-        return []
-    out = []
-    for d in root.iterdir():
-        m = _STEP_DIR.match(d.name)
-        if m and d.is_dir() and has_weights(d):
-            out.append(Checkpoint(int(m.group(1)), d))
-    return sorted(out, key=lambda c: c.step)
+    """Complete checkpoints of a run sorted by step (``azr.rl.rundir.list_checkpoints``)."""
+    return [Checkpoint(step, path) for step, path in layout.list_checkpoints(Path(run) / layout.CHECKPOINTS)]
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -1,19 +1,22 @@
 """``azr rlvr`` and ``azr sft``: the same-code baselines of the self-play study.
 
     azr rlvr [--preset NAME] [--config FILE.yaml] [--set key=value ...] [--dataset FILE ...]
-             [--steps N] [--run-dir DIR] [--resume RUN_DIR] [--force]
+             [--steps N] [--run-dir DIR] [--resume RUN_DIR] [--force] [--nproc N]
     azr sft  (same options)
 
 The config is the self-play config plus the ``rlvr``, ``sft`` and ``controls`` sections
 (``azr.baselines.config``), resolved as defaults <- preset <- command overlay <- file <-
 --set and checked before anything runs. ``--dataset`` takes JSONL files of triplets, folders
 of them, or run directories (their buffers); without it a generator-made dataset is used.
-Known evaluation benchmarks are refused unless ``--force``. Cheap to import (no torch).
+Known evaluation benchmarks are refused unless ``--force``. Both run in the self-play run
+loop (``azr.selfplay.loop``): ``--resume`` continues exactly, ``--nproc N`` (N > 1) re-runs the
+command under torchrun with N data-parallel processes. Cheap to import (no torch).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 COMMANDS = {
@@ -37,6 +40,8 @@ def register(subparsers) -> None:
         p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
         p.add_argument("--force", action="store_true", help="train on a dataset even if it is an evaluation benchmark")
         p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+        p.add_argument("--nproc", type=int, default=1, metavar="N",
+                       help="data-parallel processes on this machine (N > 1: relaunch under torchrun)")
         p.set_defaults(func=run, baseline=name)
 
 
@@ -78,6 +83,14 @@ def run(args) -> int:
 
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return 0
+    if args.nproc < 1:
+        print(f"{prog}: --nproc must be >= 1", file=sys.stderr)
+        return 2
+    if args.nproc > 1 and "RANK" not in os.environ:
+        from azr.distributed.launch import rank_argv, relaunch
+
+        extra = [x for d in args.dataset for x in ("--dataset", d)] + (["--force"] if args.force else [])
+        relaunch(args.nproc, rank_argv(args.baseline, args, extra))  # replaces this process
     if args.baseline == "rlvr":
         from azr.baselines.rlvr import train_rlvr as train
     else:
@@ -86,6 +99,9 @@ def run(args) -> int:
         run_dir = train(cfg, resume=bool(args.resume))
     except DatasetError as e:
         print(f"{prog}: dataset error: {e}", file=sys.stderr)
+        return 2
+    except FileExistsError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; continue with --resume", file=sys.stderr)

@@ -1,19 +1,17 @@
-"""What the RLVR and SFT trainers share: the dataset of a run, batch order, set-up, checkpoints.
+"""What the RLVR and SFT trainers share: the dataset of a run and the batch order.
 
-Both write the run directory of docs/interfaces.md with the self-play trainer's own pieces
-(``resolve_model_path``, ``MetricsWriter``, ``Progress``, ``azr.rl.checkpoint``), plus
-``dataset.jsonl``: the exact problems trained on (buffer-entry format).
+Both run in the shared run loop (``azr.selfplay.loop``: run directory, resume, checkpoints,
+data parallelism) and add ``dataset.jsonl``: the exact problems trained on (buffer-entry format).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from azr.baselines.config import BaselineConfig
 from azr.baselines.dataset import Problem, load_dataset, write_dataset
-from azr.selfplay.records import rng_for
+from azr.selfplay.seeds import rng_for
 
 log = logging.getLogger("azr.baselines")
 
@@ -64,64 +62,33 @@ def batch_indices(n_problems: int, per_step: int, step: int, seed: int) -> list[
     return out
 
 
-@dataclass
-class Session:
-    """A loaded run: model, tokenizer, optimiser, scheduler and the step to continue from."""
-
-    run_dir: Path
-    model: object
-    tokenizer: object
-    optimizer: object
-    scheduler: object
-    start: int
-
-
-def open_session(cfg: BaselineConfig, resume: bool = False) -> Session:
-    """Create/continue the run directory: config.yaml, model (base or newest checkpoint),
-    optimiser and scheduler (restored on resume); metrics rows after the checkpoint dropped."""
-    import torch
-
-    from azr.config import save_config
-    from azr.rl.checkpoint import latest_checkpoint, load_checkpoint
-    from azr.rl.optim import build_optimizer, build_scheduler
-    from azr.rollout.models import load_model, load_tokenizer
-    from azr.selfplay.metrics import truncate_metrics
-    from azr.selfplay.trainer import resolve_model_path, setup_logging
-
-    run_dir = Path(cfg.run.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging(run_dir)
-    ckpt = latest_checkpoint(run_dir / "checkpoints") if resume else None
-    save_config(cfg, run_dir / "config.yaml")
-    torch.manual_seed(cfg.run.seed)
-    path = str(ckpt) if ckpt is not None else resolve_model_path(cfg, run_dir)
-    model = load_model(replace(cfg.model, path=path))
-    tokenizer = load_tokenizer(path, trust_remote_code=cfg.model.trust_remote_code)
-    optimizer = build_optimizer(model, cfg.optim)
-    scheduler = build_scheduler(optimizer, cfg.optim)
-    start = 0
-    if ckpt is not None:
-        start = load_checkpoint(ckpt, optimizer=optimizer, scheduler=scheduler).step
-        log.info("resumed from %s (step %d)", ckpt, start)
-    truncate_metrics(run_dir / "metrics.jsonl", start)
-    return Session(run_dir, model, tokenizer, optimizer, scheduler, start)
-
-
 def save_dataset(run_dir: Path, problems: list[Problem]) -> None:
     """The problems of the run, as ``dataset.jsonl`` (reusable with ``--dataset``)."""
     write_dataset(problems, run_dir / "dataset.jsonl")
 
 
-def maybe_checkpoint(cfg: BaselineConfig, s: Session, step: int, last_step: int) -> float:
-    """Checkpoint at ``checkpoint.every`` and at the last step; returns the seconds it took."""
-    import time
+class BaselineProgram:
+    """What the RLVR and SFT programs of the run loop (``azr.selfplay.loop``) share: the
+    problems (from files, or generator-made once the sandbox is up, written to
+    ``dataset.jsonl``); no state beside the model (batches are a pure function of the step)."""
 
-    from azr.rl.checkpoint import save_checkpoint
+    def __init__(self, cfg: BaselineConfig, problems: list[Problem] | None, total_steps: int):
+        self.cfg = cfg
+        self.problems = problems
+        self.total_steps = total_steps
 
-    every = cfg.checkpoint.every
-    if not ((every and step % every == 0) or step == last_step):
-        return 0.0
-    t0 = time.perf_counter()
-    save_checkpoint(s.run_dir / "checkpoints", step, s.model, s.tokenizer, optimizer=s.optimizer,
-                    scheduler=s.scheduler, extra={"run_seed": cfg.run.seed}, policy=cfg.checkpoint)
-    return time.perf_counter() - t0
+    def prepare(self, s, env) -> None:
+        self.problems = self.problems or generate_problems(self.cfg, env.sandbox)
+        if s.is_main:
+            save_dataset(s.run_dir, self.problems)
+        log.info("%s on %d problems (%s)", self.cfg.baseline.upper(), len(self.problems),
+                 ", ".join(self.cfg.rlvr.dataset) or "generator-made")
+
+    def restore(self, s, checkpoint: Path) -> None:
+        pass
+
+    def persist(self, s, step: int) -> None:
+        pass
+
+    def state_files(self, s, tmp: Path) -> dict[str, Path]:
+        return {}

@@ -124,13 +124,7 @@ def load_baseline_config(
     overrides: list[str] | tuple[str, ...] = (),
 ) -> BaselineConfig:
     """Defaults <- preset <- command overlay <- YAML file <- ``key=value`` overrides."""
-    from azr.config import apply_overrides, check_registries, from_dict, load_yaml, merge, preset_data
+    from azr.config import load_config
 
-    data: dict = preset_data(preset) if preset else {}
-    data = merge(data, command_overlay(command, preset, data))
-    if config_file:
-        data = merge(data, load_yaml(config_file))
-    data = apply_overrides(data, list(overrides), BaselineConfig)
-    cfg = from_dict(BaselineConfig, data)
-    check_registries(cfg)
-    return cfg
+    return load_config(preset, config_file, overrides, cls=BaselineConfig,
+                       overlay=lambda data: command_overlay(command, preset, data))

@@ -8,67 +8,53 @@ Targets are solver completions for the dataset's problems (same prompts as self-
   problem at the rollout temperature, kept when the sandbox verifies them (rejection-sampling
   fine-tuning); a step whose samples are all wrong is skipped (``sft/kept`` = 0).
 
-The loss is the token-mean negative log-likelihood of the response tokens, computed with the
-RL core's chunked log-probs in micro-batches of ``optim.micro_batch_tokens`` tokens (the same
-micro-batching and normalisation as the policy update), grad clipping and AdamW/LR schedule
-of the ``optim`` section. Checkpoints, ``metrics.jsonl`` and ``dataset.jsonl`` as in RLVR.
+The loss is the token-mean negative log-likelihood of the response tokens: the ``sft`` loss
+of the RL core's registry (``azr.rl.losses``) run by the one update step
+(``azr.rl.update.update_step``: micro-batches of ``optim.micro_batch_tokens`` tokens, grad
+clipping, AdamW/LR schedule of the ``optim`` section, data parallelism). Set-up, resume,
+checkpoints and ``metrics.jsonl`` are the shared run loop's; ``dataset.jsonl`` as in RLVR.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from azr.baselines.common import (
-    batch_indices,
-    generate_problems,
-    maybe_checkpoint,
-    open_session,
-    preload_problems,
-    save_dataset,
-)
+from azr.baselines.common import BaselineProgram, batch_indices
 from azr.baselines.config import BaselineConfig
 from azr.baselines.dataset import Problem
-from azr.rl.batch import PolicyBatch, make_policy_batch
-from azr.rl.config import OptimConfig
-from azr.rl.logprobs import policy_logprobs
-from azr.rl.update import apply_gradients, autocast_context, iter_micro_batches
+from azr.distributed.dist import DistInfo, all_gather_rows, current, shard
+from azr.rl.batch import make_policy_batch
+from azr.rl.update import update_step
+from azr.selfplay.loop import Session, run_loop
 
 log = logging.getLogger("azr.sft")
 
 
-def sft_step(model, optimizer, scheduler, batch: PolicyBatch, optim_cfg: OptimConfig) -> dict[str, float]:
-    """One optimiser step of token-mean NLL over ``batch.response_mask`` ``[B, T]``.
+def sft_update(model, optimizer, scheduler, pairs: list[tuple[list[int], list[int]]], cfg: BaselineConfig,
+               pad_token_id: int, info: DistInfo | None = None) -> tuple[dict[str, float], torch.Tensor]:
+    """One optimiser step of token-mean NLL on the targets of ``pairs`` (prompt ids, target ids):
+    the RL core's ``update_step`` with the registered ``sft`` loss (this rank's block of the
+    pairs under data parallelism; the gradient is that of all pairs).
 
-    Returns ``loss/nll``, ``loss/target_prob`` (mean probability of the target tokens),
-    ``loss/grad_norm``, ``loss/lr``, ``entropy/overall`` and per-row entropies
-    (``entropy_rows`` [B], not a metric).
+    Returns the ``loss/*`` metrics (``loss/nll``, ``loss/target_prob``: mean probability of
+    the target tokens, ``loss/grad_norm``, ``loss/lr``, ...) with ``entropy/overall``, and the
+    per-pair entropies ``[len(pairs)]``.
     """
-    device = next(model.parameters()).device
-    total = float(batch.response_mask.sum())
-    if total == 0:
-        raise ValueError("an SFT batch needs at least one response token")
-    optimizer.zero_grad(set_to_none=True)
-    nll_sum, p_sum = 0.0, 0.0
-    entropy_rows = torch.zeros(batch.size)
-    for idx, mb in iter_micro_batches(batch, optim_cfg.micro_batch_tokens):
-        mb = mb.to(device)
-        with autocast_context(device, optim_cfg.autocast):
-            lp, ent = policy_logprobs(model, mb.input_ids, mb.attention_mask, mb.response_mask,
-                                      chunk_tokens=optim_cfg.logprob_chunk_tokens)
-        mask = mb.response_mask
-        loss = -(lp * mask).sum() / total
-        loss.backward()
-        nll_sum += float(loss.detach()) * total
-        p_sum += float((lp.detach().exp() * mask).sum())
-        entropy_rows[idx] = ((ent.detach() * mask).sum(-1) / mask.sum(-1).clamp(min=1)).float().cpu()
-    lr = float(optimizer.param_groups[0]["lr"])
-    step = apply_gradients(optimizer, scheduler, optim_cfg, trainable=True)  # loss/grad_norm, loss/skipped
-    return {"loss/nll": nll_sum / total, "loss/target_prob": p_sum / total, "loss/lr": lr, "loss/tokens": total,
-            **step, "entropy/overall": float(entropy_rows.mean()), "entropy_rows": entropy_rows}
+    info = info or current()
+    local = shard(pairs, info)
+    batch = make_policy_batch([p for p, _ in local], [r for _, r in local], pad_token_id,
+                              advantages=torch.zeros(len(local)))
+    loss_cfg = replace(cfg.loss, policy_loss="sft", agg="token-mean", entropy_coef=0.0, kl_coef=0.0)
+    result = update_step(model, optimizer, scheduler, batch, loss_cfg, cfg.optim, info=info)
+    rows = all_gather_rows(result.entropy, info)
+    metrics = {k: v for k, v in result.metrics.items() if k not in ("loss/policy", "loss/total", "loss/entropy")}
+    metrics["entropy/overall"] = float(rows.mean())
+    return metrics, rows
 
 
 def reference_pairs(problems: list[Problem], tokenizer, think: str = "") -> list[tuple[list[int], list[int]]]:
@@ -85,13 +71,10 @@ def reference_pairs(problems: list[Problem], tokenizer, think: str = "") -> list
 def rejection_pairs(cfg: BaselineConfig, engine, env, problems: list[Problem], step: int):
     """The policy's verified-correct completions for ``problems`` as (prompt ids, token ids),
     and the sampled accuracy per task type (``solve/<task>/accuracy``)."""
-    from azr.rollout.types import SamplingParams
-    from azr.selfplay.records import derive_seed
+    from azr.selfplay.seeds import derive_seed
     from azr.selfplay.solve import grade_many
 
-    r = cfg.rollout
-    params = SamplingParams(temperature=r.temperature, top_p=r.top_p, max_new_tokens=r.max_new_tokens,
-                            n=cfg.sft.rejection_samples, stop=r.stop, seed=derive_seed(cfg.run.seed, step, "sft/sample"))
+    params = cfg.rollout.sampling_params(cfg.sft.rejection_samples, derive_seed(cfg.run.seed, step, "sft/sample"))
     groups = engine.generate([p.prompt() for p in problems], params)
     items = [(p.task_type, p.task, c) for p, g in zip(problems, groups) for c in g]
     grades = grade_many(env, items)
@@ -114,59 +97,43 @@ def _task_metrics(problems: list[Problem], pairs, entropy_rows: torch.Tensor) ->
     return out
 
 
+class SFT(BaselineProgram):
+    """The SFT program of the shared run loop (``azr.selfplay.loop``)."""
+
+    def __init__(self, cfg: BaselineConfig, problems: list[Problem] | None):
+        super().__init__(cfg, problems, cfg.sft.steps)
+
+    def step(self, s: Session, env, step: int, progress) -> dict:
+        cfg, problems = self.cfg, self.problems
+        t0 = time.perf_counter()
+        chosen = [problems[i] for i in batch_indices(len(problems), cfg.sft.batch_size, step, cfg.run.seed)]
+        progress.phase(step, "data")
+        rejection = cfg.sft.source == "rejection"
+        if rejection:
+            pairs, metrics = rejection_pairs(cfg, s.engine, env, chosen, step)
+            metrics["sft/kept"] = len(pairs)
+            metrics["sft/kept_rate"] = len(pairs) / (len(chosen) * cfg.sft.rejection_samples)
+        else:
+            pairs = reference_pairs(chosen, s.tokenizer, cfg.sft.think)
+            metrics = {"sft/kept": len(pairs)}
+        t1 = time.perf_counter()
+        progress.phase(step, "update")
+        if len(pairs) >= s.dp.world_size:
+            out, rows = sft_update(s.module, s.optimizer, s.scheduler, pairs, cfg, s.pad_token_id, s.dp)
+            metrics.update(out)
+            if not rejection:
+                metrics.update(_task_metrics(chosen, pairs, rows))
+        else:  # nothing (or too little to split over the ranks) to train on
+            metrics["loss/skipped"] = 1.0
+        metrics["sft/epoch"] = step * cfg.sft.batch_size / len(problems)
+        metrics.update({"time/data": t1 - t0, "time/update": time.perf_counter() - t1,
+                        "time/step": time.perf_counter() - t0})
+        return metrics
+
+
 def train_sft(cfg: BaselineConfig, resume: bool = False) -> Path:
     """Run SFT for ``sft.steps`` steps into ``run.run_dir``; return the run directory."""
-    from azr.config import to_dict
-    from azr.executor import Sandbox
-    from azr.selfplay.metrics import MetricsWriter
-    from azr.selfplay.progress import Progress
+    from azr.baselines.common import preload_problems
 
     problems = preload_problems(cfg, resume)  # bad or refused files fail before anything is written
-    s = open_session(cfg, resume)
-    writer = MetricsWriter(s.run_dir, cfg.run.sinks, cfg.run.wandb_project, to_dict(cfg))
-    progress = Progress(cfg.sft.steps, s.start, enabled=cfg.run.progress)
-    pad = s.tokenizer.pad_token_id
-    try:
-        with Sandbox(cfg.executor) as sandbox:
-            problems = problems or generate_problems(cfg, sandbox)
-            save_dataset(s.run_dir, problems)
-            log.info("SFT (%s targets) on %d problems", cfg.sft.source, len(problems))
-            engine = env = None
-            if cfg.sft.source == "rejection":
-                from azr.rollout.hf import HFEngine
-                from azr.selfplay.env import CodeEnv
-
-                engine, env = HFEngine(s.model, s.tokenizer, cfg.rollout), CodeEnv(sandbox)
-            last_ckpt = 0.0
-            for step in range(s.start + 1, cfg.sft.steps + 1):
-                t0 = time.perf_counter()
-                chosen = [problems[i] for i in batch_indices(len(problems), cfg.sft.batch_size, step, cfg.run.seed)]
-                progress.phase(step, "data")
-                if engine is not None:
-                    pairs, metrics = rejection_pairs(cfg, engine, env, chosen, step)
-                    metrics["sft/kept"] = len(pairs)
-                    metrics["sft/kept_rate"] = len(pairs) / (len(chosen) * cfg.sft.rejection_samples)
-                else:
-                    pairs = reference_pairs(chosen, s.tokenizer, cfg.sft.think)
-                    metrics = {"sft/kept": len(pairs)}
-                t1 = time.perf_counter()
-                progress.phase(step, "update")
-                if pairs:
-                    batch = make_policy_batch([p for p, _ in pairs], [r for _, r in pairs], pad,
-                                              advantages=torch.zeros(len(pairs)))
-                    out = sft_step(s.model, s.optimizer, s.scheduler, batch, cfg.optim)
-                    rows = out.pop("entropy_rows")
-                    metrics.update(out)
-                    if engine is None:
-                        metrics.update(_task_metrics(chosen, pairs, rows))
-                else:
-                    metrics["loss/skipped"] = 1.0
-                metrics["sft/epoch"] = step * cfg.sft.batch_size / len(problems)
-                metrics.update({"time/data": t1 - t0, "time/update": time.perf_counter() - t1,
-                                "time/step": time.perf_counter() - t0, "time/checkpoint": last_ckpt})
-                writer.write(step, metrics)
-                last_ckpt = maybe_checkpoint(cfg, s, step, cfg.sft.steps)
-                progress.done(step, metrics)
-    finally:
-        writer.close()
-    return s.run_dir
+    return run_loop(cfg, resume, SFT(cfg, problems))

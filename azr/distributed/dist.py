@@ -9,9 +9,8 @@ collective is issued), so callers need no ``if distributed`` branches.
 - ``shard_range(n, rank, world)``: contiguous blocks whose sizes differ by at most one, so
   concatenating the shards in rank order restores the original order.
 - ``all_gather_rows`` / ``all_gather_objects``: rank-ordered concatenation of per-rank rows.
-- ``global_advantages``: gather ``scores``, ``response_mask`` and ``group_ids``, run the RL
-  core's estimator on the global batch, return this rank's rows, so that group statistics
-  (TRR++ normalises within each (task, role) group) are those of the global batch.
+(Advantages over the global batch, DDP/FSDP wrapping and the update step live in the RL
+core: ``azr.rl.parallel``, ``azr.rl.update``; this module imports nothing of azr.)
 - ``on_main`` / ``barrier``: rank-0-only side effects (checkpoints, metrics, samples).
 """
 
@@ -175,44 +174,3 @@ def all_reduce_max(value: int | float, info: DistInfo | None = None) -> float:
     t = torch.tensor([float(value)], dtype=torch.float64, device=_comm_device(info))
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return float(t)
-
-
-def _pad_cols(x: torch.Tensor, width: int) -> torch.Tensor:
-    if x.shape[1] >= width:
-        return x
-    return torch.cat([x, x.new_zeros((x.shape[0], width - x.shape[1]))], dim=1)
-
-
-def global_advantages(
-    scores: torch.Tensor,
-    response_mask: torch.Tensor,
-    group_ids: torch.Tensor,
-    cfg,
-    estimator: Callable[..., torch.Tensor] | None = None,
-    info: DistInfo | None = None,
-) -> torch.Tensor:
-    """This rank's advantages ``[B_r, T_r]`` computed over the global batch.
-
-    Args:
-        scores: ``[B_r]`` rewards of this rank's samples.
-        response_mask: ``[B_r, T_r]`` (ranks may differ in ``T_r``; padded to the global max).
-        group_ids: ``[B_r]`` long; must mean the same group on every rank (TRR++: the
-            (task, role) index; GRPO/RLOO: a global prompt index, not a per-rank one).
-        cfg: the ``AdvantageConfig``.
-        estimator: ``fn(scores, mask, group_ids, cfg) -> [B, T]``; default the RL core's
-            ``compute_advantages`` (the registry dispatch).
-    """
-    if estimator is None:
-        from azr.rl.advantages import compute_advantages as estimator
-    info = info or current()
-    if not info.distributed:
-        return estimator(scores, response_mask, group_ids, cfg)
-    rows = all_gather_rows(torch.tensor([scores.shape[0]]), info)  # [world] batch sizes
-    width = int(all_reduce_max(response_mask.shape[1], info))
-    g_scores = all_gather_rows(scores.double(), info).to(scores.dtype)
-    g_mask = all_gather_rows(_pad_cols(response_mask.float(), width), info).to(response_mask.dtype)
-    g_groups = all_gather_rows(group_ids.long(), info)
-    adv = estimator(g_scores, g_mask, g_groups, cfg)
-    start = int(rows[: info.rank].sum())
-    return adv[start : start + scores.shape[0], : response_mask.shape[1]]
-

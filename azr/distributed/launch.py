@@ -35,6 +35,32 @@ def torchrun_command(nproc: int, azr_args: list[str], *, nnodes: int = 1, node_r
     return [*cmd, "-m", "azr", *azr_args]
 
 
+def rank_argv(command: str, args, extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """What each rank runs for a training command's parsed ``args`` (``azr train``, ``azr rlvr``,
+    ``azr sft``): ``command``, its --preset/--config/--run-dir/--resume/--steps, ``extra``, its
+    --set overrides; never --nproc."""
+    out = [command]
+    for flag, value in (("--preset", args.preset), ("--config", args.config), ("--run-dir", args.run_dir),
+                        ("--resume", args.resume)):
+        if value:
+            out += [flag, str(value)]
+    if args.steps is not None:
+        out += ["--steps", str(args.steps)]
+    out += list(extra)
+    for o in args.overrides:
+        out += ["--set", o]
+    return out
+
+
+def relaunch(nproc: int, azr_args: list[str]) -> None:
+    """Replace this process by torchrun running ``azr <azr_args>`` on ``nproc`` local processes
+    (torchrun's exit code becomes ours)."""
+    cmd = torchrun_command(nproc, azr_args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--" in argv:

@@ -7,37 +7,50 @@ from typing import Any
 from azr.eval.passk import paired_test, per_problem_pass_at_k
 
 
+def paired_by_k(a: dict[str, tuple[int, int]], b: dict[str, tuple[int, int]], ks, *,
+                resamples: int = 10000, seed: int = 0) -> list[dict[str, Any]]:
+    """Paired per-problem comparison of two evaluations at each k of ``ks`` they can estimate.
+
+    ``a``, ``b``: ``{task_id: (n, c)}`` (samples, correct) per problem; only the problems in
+    both count (in ``a``'s order). Each problem's pass@k is recomputed from its counts, so
+    ``a`` and ``b`` may use different n; k must not exceed the smallest n. Returns one row per
+    k: ``{"k", "problems", "a", "b", **paired_test}`` (the sign-flip test of mean(b - a) = 0);
+    [] when the evaluations share no problem."""
+    common = [t for t in a if t in b]
+    if not common:
+        return []
+    na = [a[t][0] for t in common]
+    nb = [b[t][0] for t in common]
+    k_max = min(min(na), min(nb))
+    rows = []
+    for k in sorted(int(k) for k in ks):
+        if k > k_max:
+            continue
+        sa = per_problem_pass_at_k(na, [a[t][1] for t in common], k)
+        sb = per_problem_pass_at_k(nb, [b[t][1] for t in common], k)
+        rows.append({"k": k, "problems": len(common), "a": float(sa.mean()), "b": float(sb.mean()),
+                     **paired_test(sa, sb, resamples=resamples, seed=seed)})
+    return rows
+
+
 def compare(a: dict[str, Any], b: dict[str, Any], *, resamples: int = 10000,
             seed: int = 0) -> dict[str, Any]:
-    """B minus A for every k both can estimate, on the problems both evaluated.
-
-    Each problem's pass@k is recomputed from its counts (n, c), so A and B may use
-    different n; the paired sign-flip test asks whether the mean difference is 0.
-    """
+    """B minus A for every k both can estimate, on the problems both evaluated (``paired_by_k``)."""
     if a["benchmark"] != b["benchmark"]:
         raise ValueError(f"different benchmarks: {a['benchmark']} vs {b['benchmark']}")
-    rows_a = {r["task_id"]: r for r in a["per_problem"]}
-    rows_b = {r["task_id"]: r for r in b["per_problem"]}
-    common = [t for t in rows_a if t in rows_b]
+    counts_a = {r["task_id"]: (r["n"], r["c"]) for r in a["per_problem"]}
+    counts_b = {r["task_id"]: (r["n"], r["c"]) for r in b["per_problem"]}
+    ks = {int(k) for k in a["pass@k"]} & {int(k) for k in b["pass@k"]}
+    rows = paired_by_k(counts_a, counts_b, ks, resamples=resamples, seed=seed)
+    common = sum(t in counts_b for t in counts_a)
     if not common:
         raise ValueError("the two evaluations share no problems")
-    na = [rows_a[t]["n"] for t in common]
-    nb = [rows_b[t]["n"] for t in common]
-    k_max = min(min(na), min(nb))
-    ks = sorted({int(k) for k in a["pass@k"]} & {int(k) for k in b["pass@k"]})
-    ks = [k for k in ks if k <= k_max]
-    per_k = {}
-    for k in ks:
-        sa = per_problem_pass_at_k(na, [rows_a[t]["c"] for t in common], k)
-        sb = per_problem_pass_at_k(nb, [rows_b[t]["c"] for t in common], k)
-        test = paired_test(sa, sb, resamples=resamples, seed=seed)
-        per_k[str(k)] = {"a": float(sa.mean()), "b": float(sb.mean()), **test}
     return {
         "benchmark": a["benchmark"],
-        "num_problems": len(common),
-        "only_in_a": len(rows_a) - len(common),
-        "only_in_b": len(rows_b) - len(common),
-        "per_k": per_k,
+        "num_problems": common,
+        "only_in_a": len(counts_a) - common,
+        "only_in_b": len(counts_b) - common,
+        "per_k": {str(r.pop("k")): {k: v for k, v in r.items() if k != "problems"} for r in rows},
     }
 
 

@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import random
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,12 +43,10 @@ import torch
 from torch import nn
 
 from azr.rl.config import CheckpointConfig
+from azr.rl.rundir import LATEST_FILE, STATE_FILE, list_checkpoints
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "trainer_state.pt"
-LATEST_FILE = "LATEST"
-_STEP_RE = re.compile(r"^step_(\d+)$")
 
 
 def checkpoint_name(step: int) -> str:
@@ -317,19 +314,6 @@ def _write_latest(root: Path, name: str) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, root / LATEST_FILE)
     _fsync_dir(root)
-
-
-def list_checkpoints(ckpt_dir: str | Path) -> list[tuple[int, Path]]:
-    """Complete checkpoint folders ``[(step, path)]`` sorted by step."""
-    root = Path(ckpt_dir)
-    if not root.is_dir():
-        return []
-    out = []
-    for p in root.iterdir():
-        m = _STEP_RE.match(p.name)
-        if m and p.is_dir() and (p / STATE_FILE).exists():
-            out.append((int(m.group(1)), p))
-    return sorted(out)
 
 
 def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:

@@ -23,6 +23,7 @@ Registered losses:
   micro-batch's masked tokens.
 - ``kl_cov`` (same paper): ``-A r`` (no clipping) plus ``kl_cov_coef * |logp - old_logp|`` on the
   ``kl_cov_ratio`` fraction of tokens with the largest covariance.
+- ``sft``: the negative log-likelihood of the masked tokens (supervised fine-tuning).
 Metrics: ``clipfrac_low`` (A < 0, r < 1 - clip_low), ``clipfrac_high`` (A > 0, r > 1 + clip_high),
 ``clipfrac_dual`` (A < 0, r > c), ``approx_kl`` (k3 estimate of KL(old || new), token mean).
 """
@@ -159,6 +160,15 @@ def kl_cov(logprobs, old_logprobs, advantages, mask, cfg: LossConfig, norm=None)
     losses = losses + penal * cfg.kl_cov_coef * log_ratio.abs()
     metrics["kl_cov_frac"] = _token_mean(penal, mask, norm)
     return aggregate(losses, mask, cfg.agg, norm), metrics
+
+
+@register_policy_loss("sft")
+def sft_nll(logprobs, old_logprobs, advantages, mask, cfg: LossConfig, norm=None):
+    """Supervised fine-tuning (``azr sft``): the negative log-likelihood of the masked target
+    tokens, aggregated by ``cfg.agg``; ``old_logprobs`` and ``advantages`` are not used.
+    Metrics: ``nll`` and ``target_prob`` (mean probability of the target tokens)."""
+    nll = -aggregate(logprobs, mask, cfg.agg, norm)
+    return nll, {"nll": nll.detach(), "target_prob": _token_mean(logprobs.detach().exp(), mask, norm)}
 
 
 def kl_penalty(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: str) -> torch.Tensor:

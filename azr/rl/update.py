@@ -1,11 +1,23 @@
-"""One policy-gradient update: micro-batches by token budget, gradient accumulation, clipping.
+"""The policy-gradient update: the one update step of every trainer, on one process or many.
 
 ``update_step(model, optimizer, scheduler, batch, loss_cfg, optim_cfg)`` runs forward/backward
 over micro-batches of at most ``optim_cfg.micro_batch_tokens`` padded tokens (samples sorted by
 length, each micro-batch cut to its own longest row), with every loss normalised by the whole
-batch (``AggNorm``) so that any split gives the same gradient up to float rounding; then clips
-the global grad norm, steps AdamW and the LR schedule. Samples with ``sample_mask == 0`` are
-still forwarded (their entropy is reported) but contribute no gradient.
+(global) batch (``AggNorm``) so that any split gives the same gradient up to float rounding;
+then clips the global grad norm, steps AdamW and the LR schedule. Samples with
+``sample_mask == 0`` are still forwarded (their entropy is reported) but contribute no gradient.
+
+Data parallelism (torchrun; ``model`` wrapped by ``azr.rl.parallel.wrap_ddp`` / ``wrap_fsdp``):
+every rank holds a shard of the global batch. The normalisers are those of the *global*
+batch (``global_norm``: token and sequence counts summed, the response length maximised
+over ranks), so the per-rank losses sum to the global loss; DDP (and FSDP2's reduce-scatter)
+average gradients over ranks, so each rank's loss is multiplied by ``world_size`` before
+``backward``. Micro-batches accumulate without gradient sync; only the last one
+synchronises. Ranks with fewer micro-batches run empty ones (a two-token row with no loss
+token) so that every rank issues the same number of backward passes. Metrics are partial
+sums all-reduced over ranks: they equal the single-process values. Without a process group
+every collective is a no-op (``azr.distributed.dist``) and this is the plain single-process
+step: there is no second code path.
 
 ``recompute_logprobs`` gives the log-probs/entropies of a batch under a model without gradient
 (old log-probs of the current policy, or a reference model's).
@@ -20,10 +32,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from azr.distributed.dist import DistInfo, all_reduce_max, all_reduce_sum, current
 from azr.rl.batch import PolicyBatch
 from azr.rl.config import LossConfig, OptimConfig
 from azr.rl.logprobs import policy_logprobs
 from azr.rl.losses import AggNorm, total_loss
+from azr.rl.parallel import LogprobModule, sync_gradients, unwrap
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,24 @@ def recompute_logprobs(
     return lp, ent
 
 
+def global_norm(batch: PolicyBatch, loss_cfg: LossConfig, info: DistInfo | None = None) -> AggNorm:
+    """The loss normalisers of the global batch (sum of the ranks' token and sequence
+    counts; the longest response over all ranks), as the single-process update computes them."""
+    mask = batch.response_mask * batch.sample_mask[:, None]
+    local = AggNorm.from_mask(mask)
+    tokens, seqs = all_reduce_sum(torch.tensor([local.tokens, local.seqs]), info).tolist()
+    resp_len = int(batch.response_mask.sum(-1).max()) if batch.size else 0
+    length = loss_cfg.norm_length or max(int(all_reduce_max(resp_len, info)), 1)
+    return AggNorm(float(tokens), float(seqs), float(length))
+
+
+def _empty_micro_batch(device: torch.device) -> PolicyBatch:
+    """Two tokens, no loss token: lets a rank join a backward pass it has no data for."""
+    z = torch.zeros((1, 2), dtype=torch.float32)
+    return PolicyBatch(torch.zeros((1, 2), dtype=torch.long), torch.ones((1, 2), dtype=torch.long),
+                       z, z.clone(), z.clone(), torch.zeros(1)).to(device)
+
+
 def update_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -101,46 +133,64 @@ def update_step(
     optim_cfg: OptimConfig,
     *,
     temperature: float = 1.0,
+    info: DistInfo | None = None,
 ) -> UpdateResult:
     """One optimiser step on ``batch`` (see the module doc). Metrics keys are ``loss/*``.
+
+    Args:
+        model: a causal LM, or ``wrap_ddp(model)`` / ``wrap_fsdp(model)`` (``azr.rl.parallel``).
+        batch: this rank's rows of the global batch (all rows on one process), advantages
+            already computed over the global batch (``azr.rl.parallel.global_advantages``).
+    Returns:
+        ``UpdateResult``: global ``loss/*`` metrics (identical on every rank), and this
+        rank's per-sample ``entropy [B_r]`` and pre-update ``logprobs [B_r, T_r]``.
 
     The step is skipped (no parameter change; ``loss/skipped`` = 1) when no sample carries a
     loss token or when the gradient norm is not finite.
     """
-    device = next(model.parameters()).device
-    loss_mask_full = batch.response_mask * batch.sample_mask[:, None]
-    resp_len = int(batch.response_mask.sum(-1).max()) if batch.size else 0
-    norm = AggNorm.from_mask(loss_mask_full, loss_cfg.norm_length or max(resp_len, 1))
+    info = info or current()
+    scorer = model if isinstance(model, (LogprobModule, nn.parallel.DistributedDataParallel)) \
+        else LogprobModule(model)
+    head = scorer.module if isinstance(scorer, nn.parallel.DistributedDataParallel) else scorer
+    head.temperature, head.chunk_tokens = temperature, optim_cfg.logprob_chunk_tokens
+    inner = unwrap(scorer)
+    device = next(inner.parameters()).device
+    norm = global_norm(batch, loss_cfg, info)
     trainable = norm.tokens > 0
-    sums: dict[str, float] = {}
+    lengths = [int(n) for n in batch.attention_mask.sum(-1).tolist()]
+    groups = split_micro_batches(lengths, optim_cfg.micro_batch_tokens) if batch.size else []
+    n_slots = int(all_reduce_max(len(groups), info))
     entropy = torch.zeros(batch.size, dtype=torch.float32)
     logprobs = torch.zeros(batch.input_ids.shape, dtype=torch.float32)
+    sums: dict[str, torch.Tensor] = {}
     optimizer.zero_grad(set_to_none=True)
-    n_micro = 0
-    for idx, mb in iter_micro_batches(batch, optim_cfg.micro_batch_tokens):
-        n_micro += 1
-        mb = mb.to(device)
+    for slot in range(n_slots):
+        real = slot < len(groups)
+        if real:
+            idx = groups[slot]
+            mb = batch.select(idx, max(lengths[i] for i in idx)).to(device)
+        else:
+            mb = _empty_micro_batch(device)
         mask = mb.response_mask * mb.sample_mask[:, None]
-        train_mb = trainable and bool(mask.sum() > 0)
-        with torch.set_grad_enabled(train_mb), autocast_context(device, optim_cfg.autocast):
-            lp, ent = policy_logprobs(
-                model, mb.input_ids, mb.attention_mask, mb.response_mask,
-                temperature=temperature, chunk_tokens=optim_cfg.logprob_chunk_tokens,
-            )
-        ntok = mb.response_mask.sum(-1).clamp(min=1)
-        entropy[idx] = ((ent.detach() * mb.response_mask).sum(-1) / ntok).float().cpu()
-        logprobs[idx, : mb.input_ids.shape[1]] = lp.detach().float().cpu()
-        if not train_mb:
-            continue
-        loss, metrics = total_loss(
-            lp, mb.old_logprobs, mb.advantages, mask, loss_cfg, norm,
-            entropy=ent, ref_logprobs=mb.ref_logprobs,
-        )
-        loss.backward()
-        for k, v in metrics.items():
-            sums[k] = sums.get(k, 0.0) + float(v)
-    out = {f"loss/{k}": v for k, v in sums.items()}
-    out["loss/micro_batches"] = float(n_micro)
+        last = slot == n_slots - 1
+        with sync_gradients(scorer, last), torch.set_grad_enabled(trainable):
+            with autocast_context(device, optim_cfg.autocast):
+                lp, ent = scorer(mb.input_ids, mb.attention_mask, mb.response_mask)
+            if trainable:
+                loss, metrics = total_loss(lp, mb.old_logprobs, mb.advantages, mask, loss_cfg, norm,
+                                           entropy=ent, ref_logprobs=mb.ref_logprobs)
+                (loss * info.world_size).backward()
+                for k, v in metrics.items():
+                    sums[k] = sums.get(k, 0.0) + v.detach().double().cpu()
+        sync_gradients(scorer, True)
+        if real:
+            ntok = mb.response_mask.sum(-1).clamp(min=1)
+            entropy[idx] = ((ent.detach() * mb.response_mask).sum(-1) / ntok).float().cpu()
+            logprobs[idx, : mb.input_ids.shape[1]] = lp.detach().float().cpu()
+    keys = sorted(sums)
+    reduced = all_reduce_sum(torch.stack([torch.as_tensor(sums[k]) for k in keys]), info) if keys else []
+    out = {f"loss/{k}": float(v) for k, v in zip(keys, reduced)}
+    out["loss/micro_batches"] = float(all_reduce_sum(torch.tensor([float(len(groups))]), info)[0])
     out["loss/tokens"] = norm.tokens
     out["loss/lr"] = float(optimizer.param_groups[0]["lr"])
     out.update(apply_gradients(optimizer, scheduler, optim_cfg, trainable))

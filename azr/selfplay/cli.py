@@ -46,46 +46,13 @@ def resolve(args) -> "object":
     if args.resume:
         if args.preset or args.config or args.run_dir:
             raise ConfigError("--resume takes the run's own config.yaml; --preset/--config/--run-dir do not apply")
-        return check_selfplay_controls(load_resume_config(args.resume, overrides), _world_size(args))
+        return load_resume_config(args.resume, overrides)
     if args.run_dir:
         overrides.append(f"run.run_dir={args.run_dir}")
     cfg = load_config(args.preset, args.config, overrides)
     if not cfg.model.path:
         raise ConfigError("model.path is empty: use a preset (--preset tiny) or --set model.path=FOLDER")
-    return check_selfplay_controls(cfg, _world_size(args))
-
-
-def _world_size(args) -> int:
-    return max(args.nproc, int(os.environ.get("WORLD_SIZE", "1") or 1))
-
-
-def check_selfplay_controls(cfg, world_size: int = 1):
-    """Reject control combinations that self-play does not implement, rather than ignoring them:
-    off-policy rows (exploration mixing, a separate proposer temperature) are reweighted on one
-    process only."""
-    from azr.config import ConfigError
-    from azr.selfplay.trainer import has_off_policy_rows
-
-    if world_size > 1 and has_off_policy_rows(cfg):
-        raise ConfigError(
-            "controls.explore_fraction > 0 or controls.propose_temperature != rollout.temperature: the "
-            "importance weights of these off-policy rows are implemented for one process only (no --nproc)"
-        )
     return cfg
-
-
-def _train_argv(args) -> list[str]:
-    """The ``azr train`` arguments of ``args`` without ``--nproc`` (what each rank runs)."""
-    out = ["train"]
-    for flag, value in (("--preset", args.preset), ("--config", args.config), ("--run-dir", args.run_dir),
-                        ("--resume", args.resume)):
-        if value:
-            out += [flag, str(value)]
-    if args.steps is not None:
-        out += ["--steps", str(args.steps)]
-    for o in args.overrides:
-        out += ["--set", o]
-    return out
 
 
 def run(args) -> int:
@@ -105,12 +72,9 @@ def run(args) -> int:
         print("azr train: --nproc must be >= 1", file=sys.stderr)
         return 2
     if args.nproc > 1 and "RANK" not in os.environ:
-        from azr.distributed.launch import torchrun_command
+        from azr.distributed.launch import rank_argv, relaunch
 
-        cmd = torchrun_command(args.nproc, _train_argv(args))
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execv(cmd[0], cmd)  # replaces this process: torchrun's exit code is ours
+        relaunch(args.nproc, rank_argv("train", args))  # replaces this process
     from azr.selfplay.trainer import train
 
     try:

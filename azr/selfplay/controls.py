@@ -32,13 +32,14 @@ from azr.tasks.types import TASK_TYPES, Role, TaskType
 
 def proposer_sampling(rollout_cfg, controls: ControlsConfig, n: int, seed: int) -> SamplingParams:
     """Sampling parameters of the proposer phase (``rollout_cfg``: a ``RolloutConfig``)."""
-    temp = rollout_cfg.temperature if controls.propose_temperature is None else controls.propose_temperature
-    return SamplingParams(temperature=temp, top_p=rollout_cfg.top_p, max_new_tokens=rollout_cfg.max_new_tokens,
-                          n=n, stop=rollout_cfg.stop, seed=seed)
+    params = rollout_cfg.sampling_params(n, seed)
+    if controls.propose_temperature is None:
+        return params
+    return replace(params, temperature=controls.propose_temperature)
 
 
 def proposal_text(task_type: TaskType, task: dict) -> str:
-    """The part of a valid proposal (``Rollout.info["task"]``, a task's ``to_dict``) that the
+    """The part of a valid proposal (``Rollout.task``, a task's ``to_dict``) that the
     proposer wrote, as one text for the similarity measure."""
     if TaskType(task_type) is TaskType.INDUCTION:
         return "\n".join([*task.get("inputs", []), task.get("message", "")])
@@ -48,8 +49,8 @@ def proposal_text(task_type: TaskType, task: dict) -> str:
 def apply_diversity_penalty(rollouts: Sequence, controls: ControlsConfig) -> dict[str, float]:
     """Penalise near-duplicate valid proposals per task type, in place (see module doc).
 
-    ``rollouts``: ``azr.selfplay.records.Rollout`` objects; proposer rollouts with
-    ``info["outcome"] == "passable"`` and a ``info["task"]`` dict are the valid ones. No-op
+    ``rollouts``: ``azr.selfplay.rollouts.Rollout`` objects; proposer rollouts with
+    ``outcome == "passable"`` and a ``task`` dict are the valid ones. No-op
     when ``controls.diversity_weight`` is 0.
     """
     if controls.diversity_weight == 0:
@@ -57,12 +58,12 @@ def apply_diversity_penalty(rollouts: Sequence, controls: ControlsConfig) -> dic
     metrics: dict[str, float] = {}
     for t in TASK_TYPES:
         props = [r for r in rollouts if r.role is Role.PROPOSE and r.task_type is t]
-        valid = [r.info.get("outcome") == "passable" and r.info.get("task") is not None for r in props]
-        texts = [proposal_text(t, r.info["task"]) if v else "" for r, v in zip(props, valid)]
+        valid = [r.outcome == "passable" and r.task is not None for r in props]
+        texts = [proposal_text(t, r.task) if v else "" for r, v in zip(props, valid)]
         new, m = penalise_near_duplicates(texts, [r.reward for r in props], valid, weight=controls.diversity_weight,
                                           threshold=controls.diversity_threshold, measure=controls.diversity_measure)
         for r, reward in zip(props, new):
-            r.info["reward_before_diversity"] = r.reward
+            r.reward_before_diversity = r.reward
             r.reward = reward
         metrics.update({k.replace("diversity/", f"diversity/{t.value}/"): v for k, v in m.items()})
     return metrics

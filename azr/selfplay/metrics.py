@@ -1,129 +1,95 @@
-"""Metric sinks: one flat dict per step, JSONL always, TensorBoard / W&B when installed.
+"""Per-step metrics of self-play, one flat dict with the keys of docs/interfaces.md.
 
-Keys are namespaced (docs/interfaces.md): ``solve/deduction/accuracy``,
-``entropy/propose/abduction``, ``time/rollout``, ... Values are finite floats or ints; a
-``None`` value (e.g. an accuracy with no samples) is written as JSON ``null``.
+Every (task, role) group is summarised on its own (the reference code overwrote per-role
+entropy with the last sub-batch; here nothing is shared between groups). A statistic with
+no samples (e.g. the difficulty of a step without valid proposals) is ``None`` -> JSON null.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import math
-import os
-from pathlib import Path
+from collections.abc import Sequence
 
-log = logging.getLogger(__name__)
-
-
-def _clean(value: object) -> object:
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    v = float(value)  # numpy / torch scalars
-    return v if math.isfinite(v) else None
+from azr.selfplay.buffer import Buffers
+from azr.selfplay.rollouts import Rollout
+from azr.tasks.types import GROUPS, TASK_TYPES, Role, group_name
 
 
-class JsonlSink:
-    """Appends one JSON object per step to ``metrics.jsonl`` (flushed each line)."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self._fh = open(self.path, "a", encoding="utf-8")
-
-    def write(self, step: int, metrics: dict) -> None:
-        row = {"step": step, **{k: _clean(v) for k, v in metrics.items()}}
-        self._fh.write(json.dumps(row, sort_keys=True) + "\n")
-        self._fh.flush()
-
-    def close(self) -> None:
-        self._fh.close()
+def mean(xs: Sequence[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
 
 
-class TensorBoardSink:
-    """Scalars to a TensorBoard event file under ``<run>/tensorboard``."""
-
-    def __init__(self, run_dir: Path):
-        from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
-
-        self._w = SummaryWriter(str(run_dir / "tensorboard"))
-
-    def write(self, step: int, metrics: dict) -> None:
-        for k, v in metrics.items():
-            v = _clean(v)
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                self._w.add_scalar(k, v, step)
-        self._w.flush()
-
-    def close(self) -> None:
-        self._w.close()
+def std(xs: Sequence[float]) -> float | None:
+    """Population standard deviation (0 for one value)."""
+    if not xs:
+        return None
+    m = sum(xs) / len(xs)
+    return math.sqrt(sum((x - m) ** 2 for x in xs) / len(xs))
 
 
-class WandbSink:
-    """Logs to Weights & Biases (``wandb`` must be installed and configured)."""
-
-    def __init__(self, run_dir: Path, project: str, config: dict):
-        import wandb
-
-        self._run = wandb.init(project=project, dir=str(run_dir), config=config, name=run_dir.name)
-
-    def write(self, step: int, metrics: dict) -> None:
-        self._run.log({k: _clean(v) for k, v in metrics.items()}, step=step)
-
-    def close(self) -> None:
-        self._run.finish()
-
-
-def truncate_metrics(path: str | os.PathLike, last_step: int) -> None:
-    """Drop rows with ``step > last_step`` (written after the checkpoint a resume starts from)
-    and any torn last line."""
-    path = Path(path)
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line torn by a kill
-        if isinstance(row, dict) and int(row.get("step", 10**9)) <= last_step:
-            keep.append(line)
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
-    os.replace(tmp, path)
+def group_metrics(rollouts: Sequence[Rollout]) -> dict[str, float | None]:
+    """Reward, accuracy/validity, format errors and response length of every group."""
+    out: dict[str, float | None] = {}
+    for task, role in GROUPS:
+        g = group_name(task, role)
+        rs = [r for r in rollouts if r.group == (task, role)]
+        rewards = [r.reward for r in rs]
+        lengths = [len(r.completion.token_ids) for r in rs]
+        out[f"{g}/reward_mean"] = mean(rewards)
+        out[f"{g}/reward_std"] = std(rewards)
+        out[f"{g}/response_length_mean"] = mean(lengths)
+        out[f"{g}/response_length_max"] = max(lengths) if lengths else None
+        out[f"{g}/format_error_rate"] = mean([float(r.outcome == "format_error") for r in rs])
+        out[f"{g}/count"] = len(rs)
+        if role is Role.SOLVE:
+            out[f"{g}/accuracy"] = mean([float(r.correct) for r in rs])
+        else:
+            out[f"{g}/valid_rate"] = mean([float(r.outcome == "passable") for r in rs])
+            out[f"{g}/solve_rate"] = mean([r.solve_rate for r in rs if r.solve_rate is not None])
+    return out
 
 
-class MetricsWriter:
-    """Fans one step's metrics out to the configured sinks; JSONL is always on."""
-
-    def __init__(self, run_dir: str | os.PathLike, sinks: tuple[str, ...] = ("jsonl",),
-                 wandb_project: str = "azr", config: dict | None = None):
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.sinks: list = [JsonlSink(run_dir / "metrics.jsonl")]
-        for name in sinks:
-            try:
-                if name == "tensorboard":
-                    self.sinks.append(TensorBoardSink(run_dir))
-                elif name == "wandb":
-                    self.sinks.append(WandbSink(run_dir, wandb_project, config or {}))
-            except ImportError as e:
-                log.warning("metric sink %r unavailable (%s); writing JSONL only", name, e)
-
-    def write(self, step: int, metrics: dict) -> None:
-        for s in self.sinks:
-            s.write(step, metrics)
-
-    def close(self) -> None:
-        for s in self.sinks:
-            s.close()
+def buffer_metrics(buffers: Buffers, step: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for t in TASK_TYPES:
+        b = buffers[t]
+        out[f"buffer/{t.value}/size"] = len(b)
+        out[f"buffer/{t.value}/distinct_programs"] = b.distinct_programs()
+        out[f"buffer/{t.value}/new"] = len(b.from_step(step))
+    return out
 
 
-def read_metrics(path: str | os.PathLike) -> list[dict]:
-    """All rows of a ``metrics.jsonl`` (skipping a torn last line)."""
-    rows = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
+def entropy_metrics(rollouts: Sequence[Rollout], entropies: Sequence[float], lengths: Sequence[int]) -> dict:
+    """Policy entropy per (role, task) and overall.
+
+    ``entropies[i]``: the mean over response tokens of rollout i's full-distribution entropy;
+    ``lengths[i]``: its response tokens. Per group: the mean over the group's prompts of that
+    per-sample mean (the study's definition); overall: the same over all samples.
+    """
+    out: dict[str, float | None] = {}
+    for task, role in GROUPS:
+        vals = [e for r, e, n in zip(rollouts, entropies, lengths) if r.group == (task, role) and n > 0]
+        out[f"entropy/{role.value}/{task.value}"] = mean(vals)
+    out["entropy/overall"] = mean([e for e, n in zip(entropies, lengths) if n > 0])
+    return out
+
+
+def advantage_metrics(rollouts: Sequence[Rollout], seq_advantages: Sequence[float]) -> dict:
+    """Mean/std of the per-sequence advantage within each group."""
+    out: dict[str, float | None] = {}
+    for task, role in GROUPS:
+        vals = [a for r, a in zip(rollouts, seq_advantages) if r.group == (task, role)]
+        out[f"advantage/{role.value}/{task.value}/mean"] = mean(vals)
+        out[f"advantage/{role.value}/{task.value}/std"] = std(vals)
+    return out
+
+
+def samples_record(rollouts: Sequence[Rollout], per_group: int) -> list[dict]:
+    """The first ``per_group`` rollouts of each group, as JSON-ready dicts."""
+    out = []
+    for task, role in GROUPS:
+        for r in [r for r in rollouts if r.group == (task, role)][:per_group]:
+            out.append({"group": group_name(task, role), "prompt": r.prompt, "completion": r.completion.text,
+                        "finish_reason": r.completion.finish_reason, "reward": r.reward, **r.record()})
+    return out
+

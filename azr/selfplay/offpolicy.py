@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from azr.distributed.dist import all_reduce_sum
+
 if TYPE_CHECKING:
     from azr.rl.batch import PolicyBatch
 
@@ -48,6 +50,7 @@ def importance_weights(
     *,
     cap: float = 2.0,
     level: str = "token",
+    info=None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Truncated importance weights of the off-policy samples.
 
@@ -58,6 +61,8 @@ def importance_weights(
         off_policy: [B] bool, True for samples drawn by the behaviour sampler.
         cap: truncation c >= 1 of the weights (``float('inf')`` disables truncation).
         level: "token" (per-token ratios) or "sequence" (the product over the response).
+        info: ``azr.distributed.dist.DistInfo``; under data parallelism the metrics are those
+            of the global batch (their sums are all-reduced; a no-op on one process).
 
     Returns:
         weights [B, T] (float, detached; 1 for on-policy samples and padding 0), and metrics
@@ -85,17 +90,27 @@ def importance_weights(
         off = off_policy.to(torch.bool)[:, None].expand_as(mask)
         weights = torch.where(off, weights, torch.ones_like(weights)) * mask
         sel = off & (mask > 0)
-        metrics = {"explore/fraction": float(off_policy.float().mean()) if off_policy.numel() else 0.0}
-        if sel.any():
-            w = weights[sel]
-            metrics["explore/weight_mean"] = float(w.mean())
-            metrics["explore/truncated_frac"] = float((raw[sel] > cap).float().mean())
-            metrics["explore/ess"] = float(w.sum() ** 2 / (w.numel() * (w**2).sum()).clamp(min=1e-12))
-    return weights, metrics
+        w = weights[sel].double()
+        sums = torch.stack([torch.tensor(float(off_policy.numel())), off_policy.double().sum(),
+                            torch.tensor(float(w.numel())), w.sum(), (w**2).sum(),
+                            (raw[sel] > cap).double().sum()])
+    return weights, weight_metrics(all_reduce_sum(sums, info))
+
+
+def weight_metrics(sums: torch.Tensor) -> dict[str, float]:
+    """``explore/*`` metrics from the sums [rows, off-policy rows, off-policy tokens, sum w,
+    sum w^2, truncated tokens] (summed over ranks under data parallelism)."""
+    rows, off_rows, n, w_sum, w2_sum, truncated = (float(x) for x in sums)
+    metrics = {"explore/fraction": off_rows / rows if rows else 0.0}
+    if n:
+        metrics["explore/weight_mean"] = w_sum / n
+        metrics["explore/truncated_frac"] = truncated / n
+        metrics["explore/ess"] = w_sum**2 / max(n * w2_sum, 1e-12)
+    return metrics
 
 
 def reweight_off_policy(model, batch, off_policy: torch.Tensor, *, temperature: float, cap: float, level: str,
-                        optim_cfg) -> tuple["PolicyBatch", dict[str, float]]:
+                        optim_cfg, info=None) -> tuple["PolicyBatch", dict[str, float]]:
     """Correct a ``PolicyBatch`` whose rows ``off_policy`` [B] were drawn by a behaviour sampler.
 
     ``batch.old_logprobs`` must hold what the samplers reported (mu for those rows). The
@@ -104,21 +119,25 @@ def reweight_off_policy(model, batch, off_policy: torch.Tensor, *, temperature: 
     ``old_logprobs = pi_old`` (their PPO ratio is pi_theta / pi_old) and
     ``advantages * min(pi_old / mu, cap)``. On-policy rows are returned unchanged and cost no
     forward pass. A trainer calls this after computing advantages, before the update.
+
+    Data parallelism: ``batch`` and ``off_policy`` are this rank's rows; every rank must call
+    this when any rank has off-policy rows (the metrics are all-reduced over ``info``'s ranks).
+    ``model`` may be DDP/FSDP-wrapped: the log-probs are recomputed by the inner model.
     """
     from dataclasses import replace
 
+    from azr.rl.parallel import unwrap
     from azr.rl.update import recompute_logprobs
 
-    if not bool(off_policy.any()):
-        return batch, {}
-    rows = torch.nonzero(off_policy, as_tuple=True)[0]
-    sub, _ = recompute_logprobs(model, batch.select(rows), temperature=temperature,
-                                micro_batch_tokens=optim_cfg.micro_batch_tokens,
-                                chunk_tokens=optim_cfg.logprob_chunk_tokens, autocast=optim_cfg.autocast)
     old = batch.old_logprobs.clone()
-    old[rows] = sub
+    if bool(off_policy.any()):
+        rows = torch.nonzero(off_policy, as_tuple=True)[0]
+        sub, _ = recompute_logprobs(unwrap(model), batch.select(rows), temperature=temperature,
+                                    micro_batch_tokens=optim_cfg.micro_batch_tokens,
+                                    chunk_tokens=optim_cfg.logprob_chunk_tokens, autocast=optim_cfg.autocast)
+        old[rows] = sub
     weights, metrics = importance_weights(old, batch.old_logprobs, batch.response_mask, off_policy,
-                                          cap=cap, level=level)
+                                          cap=cap, level=level, info=info)
     return replace(batch, advantages=batch.advantages * weights, old_logprobs=old), metrics
 
 

@@ -78,3 +78,15 @@ def make_induction(program: str, inputs: tuple[str, ...], outputs: tuple[str, ..
     if len(inputs) != len(outputs):
         raise ValueError("inputs and outputs differ in length")
     return InductionTask(program=program, pairs=tuple(zip(inputs, outputs)), message=message, n_visible=n_visible)
+
+
+def check_proposals(env, prompts: list[ProposerPrompt], parses: list[ProposalParse], sp) -> list:
+    """Validate the parsed proposals of ``prompts`` in the sandbox (``env.validate_proposals``;
+    an induction proposal is checked against the program its prompt showed). ``sp``: the
+    ``SelfPlayConfig``. Returns ``(task or None, reason)`` per proposal."""
+    return env.validate_proposals(
+        [(p.task_type, q, p.references[0].program if p.task_type is TaskType.INDUCTION else None)
+         for p, q in zip(prompts, parses)],
+        n_inputs=sp.n_induction_inputs, min_pairs=sp.min_induction_pairs, induction_rule=sp.induction_rule,
+        static_rules=sp.static_rules,
+    )

@@ -20,8 +20,8 @@ temperature); solver and solve-rate samples always at the rollout temperature. W
 ``controls.explore_fraction`` > 0 the last share of each (task, role) group's proposer and
 solver rollouts is drawn by the behaviour sampler (``explorer``: the policy at
 ``controls.explore_temperature``, or a fixed model) instead; solve-rate samples stay
-on-policy. Rollouts record ``info["explore"]`` (drawn by the behaviour sampler) and
-``info["off_policy"]`` (sampled from another distribution than the policy at the rollout
+on-policy. Rollouts record ``explore`` (drawn by the behaviour sampler) and
+``off_policy`` (sampled from another distribution than the policy at the rollout
 temperature: explored rows, and proposer rows at a different ``propose_temperature``), which
 the update corrects with truncated importance weights (``azr.selfplay.update``).
 
@@ -37,10 +37,10 @@ from functools import partial
 
 from azr.selfplay.controls import apply_diversity_penalty, generate_mixed, proposer_sampling
 from azr.config import Config
-from azr.rollout.types import SamplingParams
 from azr.selfplay.buffer import Buffers, Task
-from azr.selfplay.propose import ProposerPrompt, proposer_prompts
-from azr.selfplay.records import Rollout, derive_seed, rng_for
+from azr.selfplay.propose import ProposerPrompt, check_proposals, proposer_prompts
+from azr.selfplay.rollouts import Rollout
+from azr.selfplay.seeds import derive_seed, rng_for
 from azr.selfplay.rewards import Outcome, proposer_final_reward, solver_final_reward
 from azr.selfplay.solve import grade_many, solve_rates, solver_prompts
 from azr.tasks.parsing import parse_proposal
@@ -56,13 +56,6 @@ class Experience:
     timings: dict[str, float] = field(default_factory=dict)
     generated_tokens: int = 0
     metrics: dict[str, float] = field(default_factory=dict)  # e.g. diversity/<task>/...
-
-
-def sampling(cfg: Config, n: int, seed: int) -> SamplingParams:
-    """Rollout sampling parameters (temperature and top-p of the config; never greedy)."""
-    r = cfg.rollout
-    return SamplingParams(temperature=r.temperature, top_p=r.top_p, max_new_tokens=r.max_new_tokens,
-                          n=n, stop=r.stop, seed=seed)
 
 
 @contextmanager
@@ -89,7 +82,7 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int, explorer=None
     prompts: list[ProposerPrompt] = []
     for t in TASK_TYPES:
         prompts += proposer_prompts(buffers, t, sp.propose_batch, sp.n_references, sp.n_induction_inputs,
-                                    rng_for(seed, step, f"references/{t.value}"))
+                                    rng_for(seed, step, f"references/{t.value}"), sp.template_set)
     propose_params = proposer_sampling(cfg.rollout, controls, 1, derive_seed(seed, step, "propose"))
     with clock("propose"):
         outs, p_explore = generate_mixed(engine, explorer, [p.prompt for p in prompts],
@@ -101,22 +94,18 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int, explorer=None
     tokens += sum(len(c.token_ids) for c in completions)
 
     # 2. parse + validate (sandbox)
-    parses = [parse_proposal(p.task_type, c.text) for p, c in zip(prompts, completions)]
+    parses = [parse_proposal(p.task_type, c.text, entry_rule=sp.entry_rule) for p, c in zip(prompts, completions)]
     with clock("execute"):
-        checked = env.validate_proposals(
-            [(p.task_type, q, p.references[0].program if p.task_type is TaskType.INDUCTION else None)
-             for p, q in zip(prompts, parses)],
-            n_inputs=sp.n_induction_inputs, min_pairs=sp.min_induction_pairs,
-        )
+        checked = check_proposals(env, prompts, parses, sp)
 
     # 3. solve rates of valid proposals (n samples at the rollout temperature)
     valid = [i for i, (task, _) in enumerate(checked) if task is not None]
     rates: dict[int, float] = {}
     if valid:
         n = sp.learnability_samples
-        s_prompts = [solver_prompts(prompts[i].task_type, [checked[i][0]])[0] for i in valid]
+        s_prompts = [solver_prompts(prompts[i].task_type, [checked[i][0]], sp.template_set)[0] for i in valid]
         with clock("solve_rate"):
-            s_outs = engine.generate(s_prompts, sampling(cfg, n, derive_seed(seed, step, "solve_rate")))
+            s_outs = engine.generate(s_prompts, cfg.rollout.sampling_params(n, derive_seed(seed, step, "solve_rate")))
         tokens += sum(len(c.token_ids) for cs in s_outs for c in cs)
         items = [(prompts[i].task_type, checked[i][0], c) for i, cs in zip(valid, s_outs) for c in cs]
         with clock("execute"):
@@ -137,10 +126,10 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int, explorer=None
         outcome = Outcome.PASSABLE if task is not None else (Outcome.WRONG if q.ok else Outcome.FORMAT_ERROR)
         s = rates.get(i)
         rollouts.append(Rollout(p.task_type, Role.PROPOSE, p.prompt, c,
-                                proposer_final_reward(outcome, s, cfg.reward),
-                                {"outcome": outcome.value, "reason": reason or q.reason, "solve_rate": s,
-                                 "task": task.to_dict() if task is not None else None,
-                                 "explore": p_explore[i], "off_policy": p_explore[i] or propose_off}))
+                                proposer_final_reward(outcome, s, cfg.reward), outcome=outcome.value,
+                                reason=reason or q.reason, solve_rate=s,
+                                task=task.to_dict() if task is not None else None,
+                                explore=p_explore[i], off_policy=p_explore[i] or propose_off))
     extra = apply_diversity_penalty(rollouts, cfg.controls)  # R-Zero's penalty; no-op unless enabled
 
     # 5. solver batch: this step's new tasks first, backfilled from the buffer
@@ -151,10 +140,10 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int, explorer=None
         solve_items += [(t, task) for task in fresh + [e.task for e in backfill]]
 
     # 6. solve + verify
-    s_prompts = [solver_prompts(t, [task])[0] for t, task in solve_items]
+    s_prompts = [solver_prompts(t, [task], sp.template_set)[0] for t, task in solve_items]
     with clock("solve"):
         outs, s_explore = generate_mixed(engine, explorer, s_prompts, [t for t, _ in solve_items],
-                                         sampling(cfg, 1, derive_seed(seed, step, "solve")), controls,
+                                         cfg.rollout.sampling_params(1, derive_seed(seed, step, "solve")), controls,
                                          derive_seed(seed, step, "solve/explore"))
     solved = [o[0] for o in outs]
     tokens += sum(len(c.token_ids) for c in solved)
@@ -164,6 +153,6 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int, explorer=None
     # 7. solver rewards
     for (t, task), prompt, c, g, x in zip(solve_items, s_prompts, solved, grades, s_explore):
         rollouts.append(Rollout(t, Role.SOLVE, prompt, c, solver_final_reward(g.outcome, g.correct, cfg.reward),
-                                {"outcome": g.outcome.value, "correct": g.correct, "reason": g.reason,
-                                 "task": task.to_dict(), "explore": x, "off_policy": x}))
+                                outcome=g.outcome.value, correct=g.correct, reason=g.reason,
+                                task=task.to_dict(), explore=x, off_policy=x))
     return Experience(rollouts, new_tasks, timings, tokens, extra)

@@ -1,15 +1,22 @@
-"""The policy update of a self-play step: one update over the 6 (task, role) groups.
+"""The policy update of a step: rollouts -> this rank's batch -> the RL core's update.
 
-Rollouts -> ``PolicyBatch`` (old log-probs are the sampling log-probs recorded by the engine,
-i.e. the policy at the rollout temperature) -> advantages by the configured estimator with
-the (task, role) group as the comparison group (TRR++ normalises within each group) ->
-``azr.rl.update.update_step``. With ``selfplay.train_propose = false`` proposer samples get
-sample weight 0: forwarded (their entropy is logged) but no gradient. Rollouts with
-``info["off_policy"]`` (exploration mixing, or a separate proposer temperature) are corrected
-after the advantages: their old log-probs are recomputed under the policy at the rollout
-temperature and their advantages scaled by truncated importance weights
-(``azr.selfplay.offpolicy.reweight_off_policy``; ``explore/*`` metrics). The trainer never
-branches on the estimator or loss name; the registries do.
+One path for one process and for data parallelism (the collectives of
+``azr.distributed.dist`` are no-ops without a process group):
+
+- ``build_batch``: this rank's block of the rollouts (all of them on one process) ->
+  ``PolicyBatch`` (old log-probs are the sampling log-probs recorded by the engine, i.e. the
+  policy at the rollout temperature) -> advantages by the configured estimator over the
+  *global* batch (``azr.rl.parallel.global_advantages``; the (task, role) group is the
+  comparison group, RLVR passes one group per prompt). With ``selfplay.train_propose =
+  false`` proposer samples get sample weight 0: forwarded (their entropy is logged) but no
+  gradient. Off-policy rollouts (``Rollout.off_policy``: exploration mixing, or a separate
+  proposer temperature) are then corrected: their old log-probs are recomputed under the
+  policy at the rollout temperature and their advantages scaled by truncated importance
+  weights (``azr.selfplay.offpolicy``; ``explore/*`` metrics, global).
+- ``policy_update``: ``build_batch`` -> ``azr.rl.update.update_step`` -> the step's metrics of
+  the global batch (loss, entropy per group, advantages), identical on every rank.
+
+The trainer never branches on the estimator, the loss name or the distribution.
 """
 
 from __future__ import annotations
@@ -19,54 +26,69 @@ from dataclasses import replace
 
 import torch
 
-from azr.selfplay.offpolicy import reweight_off_policy
 from azr.config import Config
-from azr.rl.advantages import compute_advantages
+from azr.distributed.dist import DistInfo, all_gather_rows, current, shard, shard_range
 from azr.rl.batch import make_policy_batch
+from azr.rl.parallel import global_advantages
 from azr.rl.update import update_step
-from azr.selfplay.records import Rollout
-from azr.selfplay.stats import advantage_metrics, entropy_metrics
+from azr.selfplay.metrics import advantage_metrics, entropy_metrics
+from azr.selfplay.offpolicy import reweight_off_policy
+from azr.selfplay.rollouts import Rollout
 from azr.tasks.types import Role
 
 
 def build_batch(rollouts: Sequence[Rollout], cfg: Config, pad_token_id: int, model=None,
-                groups: torch.Tensor | None = None):
-    """``(PolicyBatch, per-sequence advantages [B], off-policy metrics)`` of the rollouts.
+                groups: torch.Tensor | None = None, info: DistInfo | None = None):
+    """``(PolicyBatch, per-sequence advantages [B_r], off-policy metrics)`` of this rank's rows.
 
-    ``model`` (the policy) is needed only when some rollout is off-policy. ``groups`` [B]:
-    the comparison group of each rollout (default: its (task, role) group; RLVR passes one
-    group per prompt)."""
-    prompts = [list(r.completion.prompt_token_ids) for r in rollouts]
-    responses = [list(r.completion.token_ids) for r in rollouts]
-    weights = [0.0 if (r.role is Role.PROPOSE and not cfg.selfplay.train_propose) else 1.0 for r in rollouts]
-    batch = make_policy_batch(prompts, responses, pad_token_id, advantages=torch.zeros(len(rollouts)),
-                              old_logprobs=[list(r.completion.logprobs) for r in rollouts], sample_mask=weights)
-    scores = torch.tensor([r.reward for r in rollouts], dtype=torch.float32)
+    ``rollouts``: the step's rollouts, the same list on every rank. ``model`` (the policy) is
+    needed only when some rollout is off-policy. ``groups`` [B]: the comparison group of each
+    rollout (default: its (task, role) group)."""
+    info = info or current()
+    if len(rollouts) < info.world_size:
+        raise ValueError(f"{len(rollouts)} rollouts cannot be split over {info.world_size} ranks")
     if groups is None:
         groups = torch.tensor([r.group_id for r in rollouts], dtype=torch.long)
-    adv = compute_advantages(scores, batch.response_mask, groups, cfg.advantage)  # [B, T]
+    off_all = torch.tensor([r.off_policy for r in rollouts], dtype=torch.bool)
+    rows = shard_range(len(rollouts), info.rank, info.world_size)
+    local = shard(list(rollouts), info)
+    weights = [0.0 if (r.role is Role.PROPOSE and not cfg.selfplay.train_propose) else 1.0 for r in local]
+    batch = make_policy_batch([list(r.completion.prompt_token_ids) for r in local],
+                              [list(r.completion.token_ids) for r in local], pad_token_id,
+                              advantages=torch.zeros(len(local)),
+                              old_logprobs=[list(r.completion.logprobs) for r in local], sample_mask=weights)
+    scores = torch.tensor([r.reward for r in local], dtype=torch.float32)
+    adv = global_advantages(scores, batch.response_mask, groups[rows.start:rows.stop], cfg.advantage,
+                            info=info)  # [B_r, T_r]
     batch = replace(batch, advantages=adv * batch.response_mask)
-    off = torch.tensor([bool(r.info.get("off_policy")) for r in rollouts], dtype=torch.bool)
     metrics: dict[str, float] = {}
-    if bool(off.any()):
+    if bool(off_all.any()):  # the same decision on every rank
         if model is None:
             raise ValueError("off-policy rollouts need the policy model to recompute their log-probs")
         c = cfg.controls
-        batch, metrics = reweight_off_policy(model, batch, off, temperature=cfg.rollout.temperature or 1.0,
-                                             cap=c.is_cap, level=c.is_level, optim_cfg=cfg.optim)
+        batch, metrics = reweight_off_policy(model, batch, off_all[rows.start:rows.stop],
+                                             temperature=cfg.rollout.temperature or 1.0, cap=c.is_cap,
+                                             level=c.is_level, optim_cfg=cfg.optim, info=info)
     ntok = batch.response_mask.sum(-1).clamp(min=1)
-    seq_adv = (batch.advantages * batch.response_mask).sum(-1) / ntok  # [B]
+    seq_adv = (batch.advantages * batch.response_mask).sum(-1) / ntok  # [B_r]
     return batch, seq_adv, metrics
 
 
-def policy_update(model, optimizer, scheduler, rollouts: Sequence[Rollout], cfg: Config, pad_token_id: int) -> dict:
-    """Run the update; return loss, entropy (per group and overall) and advantage metrics."""
-    batch, seq_adv, off_metrics = build_batch(rollouts, cfg, pad_token_id, model)
+def policy_update(model, optimizer, scheduler, rollouts: Sequence[Rollout], cfg: Config, pad_token_id: int,
+                  groups: torch.Tensor | None = None, info: DistInfo | None = None) -> dict:
+    """Run the update; return loss, entropy (per group and overall), advantage and
+    off-policy metrics of the global batch.
+
+    ``model``: the policy, or its ``azr.rl.parallel.wrap_ddp`` / ``wrap_fsdp`` wrapper."""
+    info = info or current()
+    batch, seq_adv, off_metrics = build_batch(rollouts, cfg, pad_token_id, model, groups, info)
     result = update_step(model, optimizer, scheduler, batch, cfg.loss, cfg.optim,
-                         temperature=cfg.rollout.temperature or 1.0)
+                         temperature=cfg.rollout.temperature or 1.0, info=info)
     metrics = {k: v for k, v in result.metrics.items() if k != "entropy/overall_batch"}
+    entropy = all_gather_rows(result.entropy, info).tolist()
+    seq_adv_all = all_gather_rows(seq_adv.float(), info).tolist()
     lengths = [len(r.completion.token_ids) for r in rollouts]
-    metrics.update(entropy_metrics(rollouts, result.entropy.tolist(), lengths))
-    metrics.update(advantage_metrics(rollouts, seq_adv.tolist()))
+    metrics.update(entropy_metrics(rollouts, entropy, lengths))
+    metrics.update(advantage_metrics(rollouts, seq_adv_all))
     metrics.update(off_metrics)
     return metrics

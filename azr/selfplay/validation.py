@@ -1,4 +1,6 @@
-"""Periodic validation during training: solver accuracy on held-out tasks.
+"""Held-out accuracy during training: greedy solver accuracy on held-out tasks.
+
+(Not to be confused with the sandbox *validation* of proposals, ``CodeEnv.validate_proposals``.)
 
 As in the reference code's in-training validation, the sets are CRUXEval-O (deduction:
 predict the output) and CRUXEval-I (abduction: find an input) when ``cruxeval/cruxeval.jsonl``
@@ -21,7 +23,6 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from azr.rollout.types import SamplingParams
 from azr.selfplay.solve import grade, solver_prompts
 from azr.tasks.parsing import ProposalParse
 from azr.tasks.types import TaskType, Triplet
@@ -67,7 +68,7 @@ def generated_tasks(env, size: int) -> list[Triplet]:
     return [task for task, _ in checked if task is not None][:size]
 
 
-def build_val_sets(names: tuple[str, ...], size: int, data_dir_setting: str, seed: int, env) -> list[ValSet]:
+def build_heldout_sets(names: tuple[str, ...], size: int, data_dir_setting: str, seed: int, env) -> list[ValSet]:
     """The configured validation sets (CRUXEval when present, else generator-made)."""
     if size == 0 or not names:
         return []
@@ -88,14 +89,17 @@ def build_val_sets(names: tuple[str, ...], size: int, data_dir_setting: str, see
     return out
 
 
-def validate(engine, env, val_sets: list[ValSet], max_new_tokens: int, stop: tuple[str, ...]) -> dict[str, float]:
-    """Greedy solver accuracy on each set: ``{"val/<set>/accuracy": a}``."""
+def heldout_accuracy(engine, env, val_sets: list[ValSet], rollout_cfg, template_set: str = "reference") -> dict[str, float]:
+    """Greedy solver accuracy on each set: ``{"val/<set>/accuracy": a}`` (``rollout_cfg``: the
+    ``RolloutConfig`` whose length limit and stop strings apply; decoding is greedy)."""
+    from dataclasses import replace
+
     metrics: dict[str, float] = {}
-    params = SamplingParams(temperature=0.0, max_new_tokens=max_new_tokens, n=1, stop=stop, seed=0)
+    params = replace(rollout_cfg.sampling_params(1, seed=0), temperature=0.0)
     for vs in val_sets:
         if not vs.tasks:
             continue
-        outs = engine.generate(solver_prompts(vs.task_type, vs.tasks), params)
+        outs = engine.generate(solver_prompts(vs.task_type, vs.tasks, template_set), params)
         grades = grade(env, vs.task_type, vs.tasks, [o[0] for o in outs])
         metrics[f"val/{vs.name}/accuracy"] = sum(g.correct for g in grades) / len(grades)
         metrics[f"val/{vs.name}/format_error_rate"] = sum(g.outcome.value == "format_error" for g in grades) / len(grades)

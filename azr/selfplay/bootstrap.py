@@ -13,11 +13,10 @@ import logging
 
 from azr.config import Config
 from azr.selfplay.buffer import Buffers
-from azr.selfplay.propose import proposer_prompts
-from azr.selfplay.records import derive_seed, rng_for
-from azr.selfplay.step import sampling
+from azr.selfplay.propose import check_proposals, proposer_prompts
+from azr.selfplay.seeds import derive_seed, rng_for
 from azr.tasks.parsing import parse_proposal
-from azr.tasks.types import TASK_TYPES, TaskType
+from azr.tasks.types import TASK_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +32,11 @@ def seed_buffers(cfg: Config, engine, env, buffers: Buffers) -> int:
         prompts = []
         for t in todo:
             prompts += proposer_prompts(buffers, t, sp.propose_batch, sp.n_references, sp.n_induction_inputs,
-                                        rng_for(seed, -rnd - 1, f"seed-references/{t.value}"))
+                                        rng_for(seed, -rnd - 1, f"seed-references/{t.value}"), sp.template_set)
         outs = engine.generate([p.prompt for p in prompts],
-                               sampling(cfg, 1, derive_seed(seed, -rnd - 1, "seed-propose")))
-        parses = [parse_proposal(p.task_type, o[0].text) for p, o in zip(prompts, outs)]
-        checked = env.validate_proposals(
-            [(p.task_type, q, p.references[0].program if p.task_type is TaskType.INDUCTION else None)
-             for p, q in zip(prompts, parses)],
-            n_inputs=sp.n_induction_inputs, min_pairs=sp.min_induction_pairs,
-        )
+                               cfg.rollout.sampling_params(1, derive_seed(seed, -rnd - 1, "seed-propose")))
+        parses = [parse_proposal(p.task_type, o[0].text, entry_rule=sp.entry_rule) for p, o in zip(prompts, outs)]
+        checked = check_proposals(env, prompts, parses, sp)
         for p, (task, _) in zip(prompts, checked):
             if task is not None and len(buffers[p.task_type]) < target:
                 buffers[p.task_type].add(task, 0)

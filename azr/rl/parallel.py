@@ -1,0 +1,144 @@
+"""Data parallelism of the RL core: the scoring module that DDP / FSDP2 wrap, and
+advantages over the global batch.
+
+Why a wrapper module: the RL core scores a causal LM through its backbone and a chunked LM
+head (``azr.rl.logprobs.policy_logprobs``), never through ``model.forward``; DDP and FSDP2 hook
+into ``forward``, so ``LogprobModule`` makes ``policy_logprobs`` the forward of the wrapped
+module (FSDP2: the root unit then owns the embedding, final norm and head, unsharded during
+the call). On a single process (no process group) ``wrap_ddp`` returns the bare
+``LogprobModule`` and ``global_advantages`` is the estimator itself, so callers never branch
+on distribution.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable
+
+import torch
+from torch import nn
+
+from azr.distributed.dist import DistInfo, all_gather_rows, all_reduce_max, current
+from azr.rl.advantages import compute_advantages
+from azr.rl.logprobs import policy_logprobs
+
+
+class LogprobModule(nn.Module):
+    """``forward(input_ids [B,T], attention_mask [B,T], score_mask [B,T])`` ->
+    ``(logprobs [B,T], entropy [B,T])`` of the wrapped causal LM (``policy_logprobs``)."""
+
+    def __init__(self, model: nn.Module, temperature: float = 1.0, chunk_tokens: int = 1024):
+        super().__init__()
+        self.model = model
+        self.temperature = temperature
+        self.chunk_tokens = chunk_tokens
+
+    def forward(self, input_ids, attention_mask, score_mask):
+        return policy_logprobs(self.model, input_ids, attention_mask, score_mask,
+                               temperature=self.temperature, chunk_tokens=self.chunk_tokens)
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The causal LM inside DDP / ``LogprobModule`` (for checkpoints and rollout engines)."""
+    while True:
+        if isinstance(module, nn.parallel.DistributedDataParallel):
+            module = module.module
+        elif isinstance(module, LogprobModule):
+            module = module.model
+        else:
+            return module
+
+
+def wrap_ddp(model: nn.Module, info: DistInfo | None = None, **ddp_kwargs) -> nn.Module:
+    """``DDP(LogprobModule(model))`` on the current process group (rank 0's weights are
+    broadcast to all ranks); the bare ``LogprobModule`` on a single process."""
+    info = info or current()
+    wrapped = LogprobModule(model)
+    if not info.distributed:
+        return wrapped
+    import inspect
+
+    # buffers (rotary tables) are identical on every rank: no per-forward broadcast
+    params = inspect.signature(nn.parallel.DistributedDataParallel).parameters
+    no_sync_buffers = {"forward_sync_buffers": False} if "forward_sync_buffers" in params \
+        else {"broadcast_buffers": False}
+    kwargs = {**no_sync_buffers, "find_unused_parameters": False, **ddp_kwargs}
+    if info.device.type == "cuda":
+        kwargs.setdefault("device_ids", [info.device.index])
+    return nn.parallel.DistributedDataParallel(wrapped, **kwargs)
+
+
+def wrap_fsdp(model: nn.Module, info: DistInfo | None = None, mp_policy=None, reshard_after_forward: bool = True):
+    """FSDP2: ``fully_shard`` every decoder layer, then ``LogprobModule(model)`` as the root.
+
+    For models whose weights, gradients and Adam states do not fit one device. Parameters
+    become DTensors sharded over the ranks (build the optimizer *after* wrapping); save with
+    ``torch.distributed.checkpoint`` or gather a full state dict
+    (``torch.distributed.checkpoint.state_dict.get_model_state_dict(..., full_state_dict=True)``)
+    on rank 0. ``mp_policy``: e.g. ``MixedPrecisionPolicy(param_dtype=torch.bfloat16,
+    reduce_dtype=torch.float32)``.
+    """
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    info = info or current()
+    mesh = init_device_mesh(info.device.type, (info.world_size,))
+    kwargs = {"mesh": mesh, "reshard_after_forward": reshard_after_forward}
+    if mp_policy is not None:
+        kwargs["mp_policy"] = mp_policy
+    layers = getattr(getattr(model, "base_model", model), "layers", None)
+    for layer in layers or []:
+        fully_shard(layer, **kwargs)
+    root = LogprobModule(model)
+    fully_shard(root, **kwargs)
+    return root
+
+
+def sync_gradients(module: nn.Module, enabled: bool):
+    """Context in which backward passes do (or do not) synchronise gradients."""
+    if isinstance(module, nn.parallel.DistributedDataParallel):
+        return contextlib.nullcontext() if enabled else module.no_sync()
+    if hasattr(module, "set_requires_gradient_sync"):  # FSDP2
+        module.set_requires_gradient_sync(enabled)
+    return contextlib.nullcontext()
+
+
+def _pad_cols(x: torch.Tensor, width: int) -> torch.Tensor:
+    if x.shape[1] >= width:
+        return x
+    return torch.cat([x, x.new_zeros((x.shape[0], width - x.shape[1]))], dim=1)
+
+
+def global_advantages(
+    scores: torch.Tensor,
+    response_mask: torch.Tensor,
+    group_ids: torch.Tensor,
+    cfg,
+    estimator: Callable[..., torch.Tensor] | None = None,
+    info: DistInfo | None = None,
+) -> torch.Tensor:
+    """This rank's advantages ``[B_r, T_r]`` computed over the global batch.
+
+    Args:
+        scores: ``[B_r]`` rewards of this rank's samples.
+        response_mask: ``[B_r, T_r]`` (ranks may differ in ``T_r``; padded to the global max).
+        group_ids: ``[B_r]`` long; must mean the same group on every rank (TRR++: the
+            (task, role) index; GRPO/RLOO: a global prompt index, not a per-rank one).
+        cfg: the ``AdvantageConfig``.
+        estimator: ``fn(scores, mask, group_ids, cfg) -> [B, T]``; default the RL core's
+            ``compute_advantages`` (the registry dispatch).
+    """
+    if estimator is None:
+        estimator = compute_advantages
+    info = info or current()
+    if not info.distributed:
+        return estimator(scores, response_mask, group_ids, cfg)
+    rows = all_gather_rows(torch.tensor([scores.shape[0]]), info)  # [world] batch sizes
+    width = int(all_reduce_max(response_mask.shape[1], info))
+    g_scores = all_gather_rows(scores.double(), info).to(scores.dtype)
+    g_mask = all_gather_rows(_pad_cols(response_mask.float(), width), info).to(response_mask.dtype)
+    g_groups = all_gather_rows(group_ids.long(), info)
+    adv = estimator(g_scores, g_mask, g_groups, cfg)
+    start = int(rows[: info.rank].sum())
+    return adv[start : start + scores.shape[0], : response_mask.shape[1]]
+
