@@ -71,8 +71,23 @@ def test_finished_rows_stop_costing_compute(tiny_policy):
     finally:
         handle.remove()
     assert _key(compact) == _key(full)
-    assert full_rows == 16 * 24  # prefill + 23 decode steps of all 16 rows
+    assert full_rows == 4 + 16 * 23  # prefill of the 4 prompts + 23 decode steps of all 16 rows
     assert compact_rows < 0.75 * full_rows
+
+
+def test_the_samples_of_one_prompt_share_its_prefill(tiny_policy):
+    """n = 4 samples of 4 prompts: the first forward (prefill) sees 4 rows, decoding sees 16."""
+    model, tok = tiny_policy
+    rows: list[int] = []
+    handle = model.register_forward_pre_hook(lambda m, args, kw: rows.append(kw["input_ids"].shape[0]),
+                                             with_kwargs=True)
+    try:
+        out = HFEngine(model, tok, RolloutConfig(decode_chunk=1000)).generate(
+            PROMPTS, SamplingParams(max_new_tokens=3, n=4, seed=0))
+    finally:
+        handle.remove()
+    assert rows == [4, 16, 16]
+    assert len({c.token_ids for c in out[0]}) > 1  # the shared prefill still gives each sample its own draw
 
 
 def test_plan_sub_batches_respects_the_token_budget_longest_first():

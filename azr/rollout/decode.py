@@ -12,7 +12,8 @@ Three pure parts and one loop:
   chunk length or on the device's RNG.
 - ``sample_tokens(scores, uniforms)``: inverse-CDF sampling of one token per row ``[B, V] ->
   [B]``, plus the log-probs of the tokens under ``scores``.
-- ``decode(...)``: prefill (in slices of prompt columns, at most ``prefill_tokens`` rows x
+- ``decode(...)``: prefill each distinct prompt once (the n samples of a prompt share it; its
+  cache rows are then repeated) in slices of prompt columns (at most ``prefill_tokens`` rows x
   columns per forward, so the prefill's activations stay bounded), then decode one token per
   step for every live row; every ``chunk`` steps the rows that ended (EOS, or a stop string
   seen in their text) leave the batch and their KV cache rows are dropped, so finished rows
@@ -168,11 +169,17 @@ def decode(
 
     device = next(model.parameters()).device
     b, width = len(prompts), max(len(p) for p in prompts)
-    input_ids = torch.full((b, width), settings.pad_id, dtype=torch.long)
-    mask = torch.zeros((b, width), dtype=torch.long)
-    for r, ids in enumerate(prompts):
-        input_ids[r, width - len(ids):] = torch.tensor(list(ids), dtype=torch.long)
-        mask[r, width - len(ids):] = 1
+    # rows with the same prompt as the row before (the n samples of one prompt) share its prefill
+    source = [0] * b
+    for r in range(1, b):
+        source[r] = source[r - 1] if list(prompts[r]) == list(prompts[r - 1]) else r
+    unique = sorted(set(source))
+    input_ids = torch.full((len(unique), width), settings.pad_id, dtype=torch.long)
+    mask = torch.zeros((len(unique), width), dtype=torch.long)
+    for u, r in enumerate(unique):
+        ids = prompts[r]
+        input_ids[u, width - len(ids):] = torch.tensor(list(ids), dtype=torch.long)
+        mask[u, width - len(ids):] = 1
     input_ids, mask = input_ids.to(device), mask.to(device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     cache_kw = _cache_keyword(model)
@@ -180,12 +187,16 @@ def decode(
         cache = StaticCache(config=model.config, max_cache_len=width + settings.max_new_tokens)
     else:
         cache = DynamicCache()
-    step_cols = max(1, settings.prefill_tokens // b)  # prompt columns per prefill forward
+    step_cols = max(1, settings.prefill_tokens // len(unique))  # prompt columns per prefill forward
     for lo in range(0, width, step_cols):
         hi = min(width, lo + step_cols)
         out = model(input_ids=input_ids[:, lo:hi], attention_mask=mask[:, :hi], position_ids=positions[:, lo:hi],
                     use_cache=True, logits_to_keep=1, **{cache_kw: cache})
     logits = out.logits[:, -1]
+    if len(unique) < b:  # one cache row (and mask, position, logits) per completion
+        expand = torch.tensor([unique.index(src) for src in source], device=device)
+        _select_rows(cache, expand)
+        mask, positions, logits = mask[expand], positions[expand], logits[expand]
     next_pos = positions[:, -1] + 1  # [B]
     live = list(range(b))  # original row of each batch row
     tokens: list[list[int]] = [[] for _ in range(b)]
@@ -198,7 +209,8 @@ def decode(
         if not settings.greedy:
             u = torch.tensor([row_uniform(seeds[r], step) for r in live], dtype=torch.float64)
         tok, lp = sample_tokens(process(logits), u)
-        tok_list, lp_list = tok.tolist(), lp.float().cpu().tolist()
+        both = torch.stack([tok.float(), lp.float()]).cpu()  # one device sync (ids < 2**24 are exact)
+        tok_list, lp_list = both[0].long().tolist(), both[1].tolist()
         for k, r in enumerate(live):
             if not done[r]:
                 tokens[r].append(tok_list[k])
