@@ -121,6 +121,12 @@ def test_solution_rejections_carry_reasons(text, reason):
     assert not r.ok and r.reason == reason
 
 
+def test_solutions_take_the_last_block_of_their_tag_like_the_reference():
+    text = "x</think><answer>\n```output\n1\n```\nno wait\n```output\n2\n```\n```input\n9\n```\n</answer>"
+    assert parse_solution("deduction", text).answer == "2"
+    assert parse_solution("abduction", text).answer == "9"
+
+
 def test_bare_and_stop_stripped_answers_are_accepted():
     assert parse_solution("deduction", "4 * 2 = 8 </think>\n<answer> 8 </answer>").answer == "8"
     # The sampler may stop on "</answer>" and strip it.

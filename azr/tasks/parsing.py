@@ -95,6 +95,10 @@ def _first(blocks: list[tuple[str, str]], *tags: str) -> str | None:
     return None
 
 
+def _last(blocks: list[tuple[str, str]], *tags: str) -> str | None:
+    return _first(blocks[::-1], *tags)
+
+
 EntryRule = Literal["reference", "lenient"]
 ENTRY_RULES: tuple[str, ...] = ("reference", "lenient")
 
@@ -183,7 +187,12 @@ _SOLUTION_TAGS = {
 
 def parse_solution(task_type: TaskType | str, text: str) -> SolutionParse:
     """Parse a solver completion: the predicted output (deduction), input (abduction) or
-    program (induction). A bare answer without a fence is accepted (stripped)."""
+    program (induction). A bare answer without a fence is accepted (stripped).
+
+    With several fenced blocks the *last* one of the role's tag counts (then the last
+    untagged one), as in the reference (``reward_managers.extract_input_output`` and
+    ``code_reward.parse_code_function`` take the last match); proposals take the first
+    program and input block, as its ``parse_code_input_output`` does."""
     try:
         task_type = TaskType(task_type)
     except ValueError:
@@ -192,9 +201,9 @@ def parse_solution(task_type: TaskType | str, text: str) -> SolutionParse:
     if body is None:
         return SolutionParse(False, reason)
     blocks = fenced_blocks(body)
-    answer = _first(blocks, *_SOLUTION_TAGS[task_type])
+    answer = _last(blocks, *_SOLUTION_TAGS[task_type])
     if answer is None and blocks:
-        answer = _first(blocks, "")  # an untagged fence
+        answer = _last(blocks, "")  # an untagged fence
     if answer is None:
         if "```" in body:
             return SolutionParse(False, "malformed_fence")
