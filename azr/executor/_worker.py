@@ -541,8 +541,10 @@ class Worker:
 
 
 def _remove_tree(path: str) -> None:
-    """Remove a file or directory tree whatever it holds (any depth, unreadable directories,
-    fifos, sockets), without recursion; errors are left for the caller to notice."""
+    """Remove a file or directory tree whatever it holds (any depth, ``chmod 000``
+    directories, fifos, sockets, symlinks), without recursion and with short paths only:
+    each directory's subdirectories are first moved up next to ``path`` (same filesystem),
+    so no path ever grows. Errors are left for the caller to notice."""
     try:
         st = os.lstat(path)
     except OSError:
@@ -553,39 +555,32 @@ def _remove_tree(path: str) -> None:
         except OSError:
             pass
         return
-    stack = [path]
-    while stack:
-        d = stack[-1]
+    parent = os.path.dirname(os.path.abspath(path))
+    todo, done, k = [path], [], 0
+    while todo:
+        d = todo.pop()
+        done.append(d)
         try:
             os.chmod(d, 0o700)
             entries = list(os.scandir(d))
         except OSError:
-            entries = []
-        subdirs = []
+            continue
         for e in entries:
             try:
                 if e.is_dir(follow_symlinks=False):
-                    subdirs.append(e.path)
+                    k += 1
+                    flat = os.path.join(parent, f".azr-rm-{os.getpid()}-{k}")
+                    os.rename(e.path, flat)
+                    todo.append(flat)
                 else:
                     os.unlink(e.path)
             except OSError:
                 pass
-        if subdirs:
-            stack.extend(subdirs)
-            continue
-        stack.pop()
+    for d in reversed(done):
         try:
             os.rmdir(d)
         except OSError:
-            if any(True for _ in _safe_scandir(d)):
-                return  # something could not be removed: give up (the caller retires the worker)
-
-
-def _safe_scandir(d: str):
-    try:
-        return list(os.scandir(d))
-    except OSError:
-        return []
+            pass
 
 
 def _kill_tree(pid: int) -> None:
