@@ -1,6 +1,6 @@
 """Memory plan of a training run per GPU, before anything is loaded (torch-free).
 
-    azr train --preset coder7b --plan [--gpus N] [--gpu-mem GIB] [--prompt-tokens W]
+    azr train --preset coder7b --plan [--gpus N] [--gpu-mem GIB] [--host-mem GIB] [--prompt-tokens W]
     python -m azr.plan --preset coder7b --gpus 4 --gpu-mem 80
 
 For each way of spreading the update over N GPUs (``ddp``: everything replicated; ``fsdp``:
@@ -150,6 +150,7 @@ def workload_from_config(cfg, prompt_tokens: int) -> Workload:
 class Hardware:
     gpus: int = 1
     gpu_gib: float = 80.0
+    host_gib: float = 0.0  # host memory for the offloaded state, all ranks together; 0 = not checked
 
     def usable(self) -> float:
         """Bytes per GPU after the reserve (CUDA context, allocator fragmentation): 5% + 2 GiB."""
@@ -256,7 +257,10 @@ def plan_strategy(a: Arch, w: Workload, hw: Hardware, strategy: str) -> Strategy
               **activation_bytes(a, w, shown_micro)}
     host = 4 * p * w.weight_bytes if strategy == "fsdp-offload" else 0  # weights, grads, m, v
     reason = ""
-    if rows < 1:
+    if hw.host_gib > 0 and host > 0.9 * hw.host_gib * GIB:
+        reason = (f"{strategy}: the offloaded state needs {gib(host):.1f} GiB of host memory, more than 90% of "
+                  f"the {hw.host_gib:g} GiB given")
+    elif rows < 1:
         reason = (f"{strategy}: not even one sampling row of {w.row_tokens:,} tokens fits "
                   f"({gib(base + per_row + fixed_prefill):.1f} GiB needed, {gib(usable):.1f} GiB usable)")
     elif micro < w.row_tokens:
@@ -280,7 +284,8 @@ def format_plan(a: Arch, w: Workload, hw: Hardware, plans: list[StrategyPlan], t
         f"memory plan{(' for ' + title) if title else ''}: {a.name} ({a.params / 1e9:.2f}B parameters; "
         f"{a.layers} layers, hidden {a.hidden}, {a.heads} heads / {a.kv_heads} KV heads, "
         f"intermediate {a.intermediate}, vocab {a.vocab:,}, {'tied' if a.tied else 'untied'} embeddings)",
-        f"hardware: {hw.gpus} x {hw.gpu_gib:g} GiB ({gib(hw.usable()):.1f} GiB usable each after the reserve); "
+        f"hardware: {hw.gpus} x {hw.gpu_gib:g} GiB ({gib(hw.usable()):.1f} GiB usable each after the reserve)"
+        f"{f', {hw.host_gib:g} GiB host' if hw.host_gib else ''}; "
         f"widest prompt {w.prompt_tokens:,} + response budget {w.max_new_tokens:,} tokens per row; "
         f"KV {a.kv_bytes_per_token(kv_dtype_bytes(w)) / 1024:.0f} KiB per token",
         "",
@@ -312,11 +317,11 @@ def format_plan(a: Arch, w: Workload, hw: Hardware, plans: list[StrategyPlan], t
 
 
 def run_plan(cfg, gpus: int, gpu_gib: float, prompt_tokens: int, title: str = "",
-             out=None, err=None) -> int:
+             out=None, err=None, host_gib: float = 0.0) -> int:
     """Print the plan of a resolved ``Config``; 0 when a strategy fits, 2 (reason on ``err``) otherwise."""
     out, err = out or sys.stdout, err or sys.stderr
-    if gpus < 1 or gpu_gib <= 0 or prompt_tokens < 1:
-        print("azr plan: --gpus, --gpu-mem and --prompt-tokens must be positive", file=err)
+    if gpus < 1 or gpu_gib <= 0 or prompt_tokens < 1 or host_gib < 0:
+        print("azr plan: --gpus, --gpu-mem and --prompt-tokens must be positive (--host-mem >= 0)", file=err)
         return 2
     try:
         a = resolve_arch(cfg.model.path)
@@ -324,7 +329,7 @@ def run_plan(cfg, gpus: int, gpu_gib: float, prompt_tokens: int, title: str = ""
         print(f"azr plan: {e}", file=err)
         return 2
     w = workload_from_config(cfg, prompt_tokens)
-    hw = Hardware(gpus, gpu_gib)
+    hw = Hardware(gpus, gpu_gib, host_gib)
     plans = plan(a, w, hw)
     print(format_plan(a, w, hw, plans, title), file=out)
     if not any(p.fits for p in plans):
@@ -338,6 +343,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The hardware flags of ``--plan`` (shared by ``azr train`` and ``python -m azr.plan``)."""
     p.add_argument("--gpus", type=int, default=1, help="GPUs the run uses (default 1)")
     p.add_argument("--gpu-mem", type=float, default=80.0, metavar="GIB", help="memory of each GPU in GiB (default 80)")
+    p.add_argument("--host-mem", type=float, default=0.0, metavar="GIB",
+                   help="host memory for CPU offload, all ranks together (default: not checked)")
     p.add_argument("--prompt-tokens", type=int, default=2048, metavar="W",
                    help="widest prompt in tokens (default 2,048: a proposer prompt with 6 references)")
 
@@ -357,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"azr plan: config error: {e}", file=sys.stderr)
         return 2
-    return run_plan(cfg, args.gpus, args.gpu_mem, args.prompt_tokens, title=args.preset or args.config or "")
+    return run_plan(cfg, args.gpus, args.gpu_mem, args.prompt_tokens, title=args.preset or args.config or "",
+                    host_gib=args.host_mem)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,12 @@ def test_a_preset_that_cannot_fit_exits_2_with_one_line(capsys):
     assert main(["--preset", "nope"]) == 2
     assert "unknown preset" in capsys.readouterr().err
     assert main(["--preset", "coder7b", "--gpus", "0"]) == 2
+    capsys.readouterr()
+    # one 80 GiB card fits the 7B only with host offload, which needs 114 GiB of host memory:
+    # more than 90% of a 128 GB (119 GiB) machine
+    assert main(["--preset", "coder7b", "--gpu-mem", "80", "--host-mem", "119"]) == 2
+    assert "113.5 GiB of host memory" in capsys.readouterr().err
+    assert main(["--preset", "coder7b", "--gpu-mem", "80", "--host-mem", "256"]) == 0
 
 
 def test_local_model_folder_is_read(tiny_model_dir, capsys):
