@@ -43,7 +43,7 @@ def _answer(kind: int, task_type: TaskType, t: Triplet) -> str:
     if kind == 4:
         return f"x</think><answer>\n```\n{gold}\n```\n</answer> trailing words"  # untagged fence
     hostile = "__import__('os').system('true')" if task_type is TaskType.ABDUCTION else "print(1)"
-    return f"x</think><answer>\n```{'input' if task_type is TaskType.ABDUCTION else 'output'}\n{hostile}\n```"
+    return f"x</think><answer>\n```{'input' if task_type is TaskType.ABDUCTION else 'output'}\n{hostile}\n```\n</answer>"
 
 
 class ScriptedModel:

@@ -111,14 +111,22 @@ def test_render_then_parse_solution(task_type, answer):
         ("no tags at all", "missing_think_close"),
         ("thinking</think> but no answer", "missing_answer"),
         ("x</think><answer>   </answer>", "empty_answer"),
-        ("x</think><answer>1<answer>2", "unclosed_answer"),
-        ("x</think><answer>```output\n1\n", "malformed_fence"),
+        ("x</think><answer>1<answer>2", "missing_answer_close"),
+        ("x</think><answer>```output\n1\n</answer>", "malformed_fence"),
+        ("x</think> so: <answer>1</answer>", "text_before_answer"),
         ("x</think><answer>" + "1" * 30_000 + "</answer>", "too_long"),
     ],
 )
 def test_solution_rejections_carry_reasons(text, reason):
     r = parse_solution("deduction", text)
     assert not r.ok and r.reason == reason
+
+
+def test_lenient_answer_format_accepts_what_the_reference_format_rejects():
+    assert parse_solution("deduction", "x</think> so: <answer>1</answer>", answer_format="lenient").answer == "1"
+    assert parse_solution("deduction", "x</think><answer>1<answer>2", answer_format="lenient").reason == "unclosed_answer"
+    assert parse_solution("deduction", "x</think><answer>1", answer_format="reference").reason == "missing_answer_close"
+    assert parse_solution("deduction", "x</think><answer>1", answer_format="odd").reason == "unknown_answer_format"
 
 
 def test_solutions_take_the_last_block_of_their_tag_like_the_reference():
@@ -129,8 +137,8 @@ def test_solutions_take_the_last_block_of_their_tag_like_the_reference():
 
 def test_bare_and_stop_stripped_answers_are_accepted():
     assert parse_solution("deduction", "4 * 2 = 8 </think>\n<answer> 8 </answer>").answer == "8"
-    # The sampler may stop on "</answer>" and strip it.
-    assert parse_solution("abduction", "ok</think><answer>\n```input\n3, 4\n```\n").answer == "3, 4"
+    # lenient: a sampler may stop on "</answer>" and strip it (the reference format requires it)
+    assert parse_solution("abduction", "ok</think><answer>\n```input\n3, 4\n```\n", answer_format="lenient").answer == "3, 4"
 
 
 def test_proposal_rejections():

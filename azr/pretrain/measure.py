@@ -29,12 +29,13 @@ from dataclasses import dataclass
 
 from azr.tasks.generator import generate_programs
 from azr.tasks import parsing, prompts
-from azr.tasks.parsing import parse_solution
 
-# azr-tiny's own prompt set and entry rule (its pretraining programs have top-level helpers).
+# azr-tiny's own prompt set and entry rule (its pretraining programs have top-level helpers),
+# and the answer format its shipped numbers were measured with.
 proposer_prompt = functools.partial(prompts.proposer_prompt, template_set="tiny")
 solver_prompt = functools.partial(prompts.solver_prompt, template_set="tiny")
-parse_proposal = functools.partial(parsing.parse_proposal, entry_rule="lenient")
+parse_proposal = functools.partial(parsing.parse_proposal, entry_rule="lenient", answer_format="lenient")
+parse_solution = functools.partial(parsing.parse_solution, answer_format="lenient")
 from azr.tasks.types import ZERO_TRIPLET, InductionTask, TaskType, Triplet
 
 

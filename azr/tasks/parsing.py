@@ -5,8 +5,12 @@ well-formatted completion is::
 
     reasoning ... </think> <answer> ...fenced blocks... </answer>
 
-The closing ``</answer>`` may be missing when the sampler stopped on it and stripped it;
-everything else is required. Inside the answer, blocks are fenced with a tag
+Two answer formats (``answer_format``): ``"reference"`` (the default) is the reference's
+``get_format_reward`` (``rewards/custom_evaluate.py``, branch ``paper``: the regex
+``<think>.*?</think>\s*<answer>.*?</answer>``): only whitespace between ``</think>`` and
+``<answer>``, and the closing ``</answer>`` required. ``"lenient"`` (azr's earlier rule)
+accepts text between the two and a missing ``</answer>`` (a sampler that stopped on it and
+stripped it). Text after ``</answer>`` is ignored by both. Inside the answer, blocks are fenced with a tag
 (```` ```python ````, ```` ```input ````, ```` ```output ````, ```` ```message ````). Solver answers
 may also be given bare (without a fence) when they are a single expression.
 
@@ -59,10 +63,20 @@ class SolutionParse:
     answer: str = ""
 
 
-def extract_answer(text: str) -> tuple[str | None, str]:
-    """The body of the ``<answer>`` block after ``</think>``: (body, "") or (None, reason)."""
+AnswerFormat = Literal["reference", "lenient"]
+ANSWER_FORMATS: tuple[str, ...] = ("reference", "lenient")
+
+
+def extract_answer(text: str, answer_format: AnswerFormat = "reference") -> tuple[str | None, str]:
+    """The body of the ``<answer>`` block after ``</think>``: (body, "") or (None, reason).
+
+    Reasons: ``missing_think_close``, ``missing_answer``, ``text_before_answer`` and
+    ``missing_answer_close`` (reference format only), ``unclosed_answer``, ``too_long``,
+    ``empty_answer``, ``unknown_answer_format``."""
     if not isinstance(text, str):
         return None, "not_text"
+    if answer_format not in ANSWER_FORMATS:
+        return None, "unknown_answer_format"
     end_think = text.find("</think>")
     if end_think < 0:
         return None, "missing_think_close"
@@ -70,10 +84,14 @@ def extract_answer(text: str) -> tuple[str | None, str]:
     start = rest.find("<answer>")
     if start < 0:
         return None, "missing_answer"
+    if answer_format == "reference" and rest[:start].strip():
+        return None, "text_before_answer"
     body = rest[start + len("<answer>") :]
     close = body.find("</answer>")
     if close >= 0:
         body = body[:close]
+    elif answer_format == "reference":
+        return None, "missing_answer_close"
     elif "<answer>" in body or "<think>" in body:
         return None, "unclosed_answer"
     if len(body) > MAX_ANSWER_CHARS:
@@ -142,16 +160,17 @@ def normalize_entry(code: str, entry: str = "f") -> tuple[str | None, str]:
     return "".join(lines), ""
 
 
-def parse_proposal(task_type: TaskType | str, text: str, *, entry_rule: EntryRule = "reference") -> ProposalParse:
+def parse_proposal(task_type: TaskType | str, text: str, *, entry_rule: EntryRule = "reference",
+                   answer_format: AnswerFormat = "reference") -> ProposalParse:
     """Parse a proposer completion for ``task_type`` (never raises).
 
     ``entry_rule``: ``"reference"`` applies ``normalize_entry`` to deduction/abduction
-    programs; ``"lenient"`` leaves them as written."""
+    programs; ``"lenient"`` leaves them as written. ``answer_format``: see the module doc."""
     try:
         task_type = TaskType(task_type)
     except ValueError:
         return ProposalParse(False, "unknown_task_type")
-    body, reason = extract_answer(text)
+    body, reason = extract_answer(text, answer_format)
     if body is None:
         return ProposalParse(False, reason)
     blocks = fenced_blocks(body)
@@ -185,7 +204,7 @@ _SOLUTION_TAGS = {
 }
 
 
-def parse_solution(task_type: TaskType | str, text: str) -> SolutionParse:
+def parse_solution(task_type: TaskType | str, text: str, *, answer_format: AnswerFormat = "reference") -> SolutionParse:
     """Parse a solver completion: the predicted output (deduction), input (abduction) or
     program (induction). A bare answer without a fence is accepted (stripped).
 
@@ -197,7 +216,7 @@ def parse_solution(task_type: TaskType | str, text: str) -> SolutionParse:
         task_type = TaskType(task_type)
     except ValueError:
         return SolutionParse(False, "unknown_task_type")
-    body, reason = extract_answer(text)
+    body, reason = extract_answer(text, answer_format)
     if body is None:
         return SolutionParse(False, reason)
     blocks = fenced_blocks(body)
