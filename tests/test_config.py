@@ -87,3 +87,22 @@ def test_config_module_does_not_import_torch():
     code = "import sys, azr.config, azr.selfplay.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_pretrain_reads_config_files_and_set_overrides_with_the_same_loader(tmp_path, capsys):
+    import argparse
+
+    from azr.cli import main
+    from azr.pretrain.cli import _build_config, register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    f = tmp_path / "p.yaml"
+    f.write_text("train:\n  batch_size: 3\ncorpus:\n  solve_episodes: [2, 1, 2]\n")
+    cfg = _build_config(parser.parse_args(["pretrain", "--threads", "1", "--config", str(f),
+                                           "--set", "train.lr=2e-3", "--set", "model.num_hidden_layers=2"]))
+    assert cfg.train.threads == 1 and cfg.train.batch_size == 3 and cfg.train.lr == 2e-3
+    assert cfg.corpus.solve_episodes == (2, 1, 2) and cfg.model.num_hidden_layers == 2
+    assert main(["pretrain", "--set", "train.nope=1", "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "known keys" in err and not (tmp_path / "m").exists()

@@ -2,6 +2,11 @@
 
     azr pretrain --out models/azr-tiny --work-dir /tmp/azr-pretrain --max-steps 800 --max-minutes 40
     azr pretrain --measure-only --out models/azr-tiny      # re-measure a saved model
+    azr pretrain --config pretrain.yaml --set train.lr=2e-3 --set corpus.n_programs=8000
+
+Settings: the ``PretrainConfig`` defaults (sections ``corpus``, ``model``, ``train``) <- the
+shortcut flags below <- ``--config FILE.yaml`` <- ``--set key=value``, read and checked by the
+same loader as ``azr train`` (``azr.config``: unknown keys and wrong types fail with the key).
 
 Benchmark files under ``--data-dir`` (default ``$AZR_DATA_DIR``) are used only to
 decontaminate the corpus; without them the command refuses to run unless
@@ -51,6 +56,9 @@ def register(subparsers) -> None:
     p.add_argument("--device", default=None, help="torch device for training and measuring (default cpu; e.g. cuda)")
     p.add_argument("--measure-only", action="store_true", help="only measure the model in --out")
     p.add_argument("--init-from", default=None, help="continue training this saved model (same corpus/tokenizer)")
+    p.add_argument("--config", default=None, help="YAML file with corpus/model/train sections (after the flags)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one setting, e.g. --set train.lr=2e-3 (repeatable; applied last)")
     p.set_defaults(func=_cmd_pretrain)
 
 
@@ -87,7 +95,15 @@ def _build_config(args: argparse.Namespace):
                         ("device", "device")):
         if getattr(args, name) is not None:
             train = replace(train, **{field: getattr(args, name)})
-    return PretrainConfig(corpus=corpus, model=model, train=train)
+    cfg = PretrainConfig(corpus=corpus, model=model, train=train)
+    if getattr(args, "config", None) or getattr(args, "overrides", None):
+        from azr.config import apply_overrides, from_dict, load_yaml, merge, to_dict
+
+        data = to_dict(cfg)
+        if args.config:
+            data = merge(data, load_yaml(args.config))
+        cfg = from_dict(PretrainConfig, apply_overrides(data, list(args.overrides), PretrainConfig))
+    return cfg
 
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
