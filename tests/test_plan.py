@@ -77,3 +77,12 @@ def test_a_preset_that_cannot_fit_exits_2_with_one_line(capsys):
 def test_local_model_folder_is_read(tiny_model_dir, capsys):
     assert main(["--preset", "tiny", "--set", f"model.path={tiny_model_dir}", "--gpu-mem", "8"]) == 0
     assert "recommended: ddp" in capsys.readouterr().out
+
+
+def test_azr_train_plan_flag(capsys):
+    from azr.cli import main as azr_main
+
+    assert azr_main(["train", "--preset", "coder7b", "--plan", "--gpus", "8"]) == 0
+    assert "recommended: fsdp" in capsys.readouterr().out
+    assert azr_main(["train", "--preset", "coder7b", "--plan", "--gpu-mem", "24"]) == 2
+    assert "does not fit" in capsys.readouterr().err

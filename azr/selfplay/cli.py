@@ -2,13 +2,15 @@
 
     azr train [--preset NAME] [--config FILE.yaml] [--set key=value ...] [--steps N]
               [--run-dir DIR] [--resume RUN_DIR] [--nproc N]
+    azr train --preset coder7b --plan [--gpus N] [--gpu-mem GIB] [--host-mem GIB]
 
 The config is resolved (defaults <- preset <- file <- --set) and checked before anything
 runs; errors name the offending key. ``--resume RUN_DIR`` reads ``RUN_DIR/config.yaml``
 (``--set``/``--steps`` may still change it, e.g. to train longer) and continues from the
 newest checkpoint. ``--nproc N`` (N > 1) re-runs the command under torchrun with N
 data-parallel processes (gloo on CPU, one GPU each with nccl); only rank 0 writes the run
-directory. ``--set executor.backend=ray`` runs the sandbox as Ray actors. Cheap to import:
+directory. ``--set executor.backend=ray`` runs the sandbox as Ray actors. ``--plan`` prints
+the memory plan per GPU (``azr.plan``) and exits. Cheap to import:
 torch is imported by the handler.
 """
 
@@ -33,6 +35,12 @@ def register(subparsers) -> None:
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="data-parallel processes on this machine (N > 1: relaunch under torchrun)")
+    p.add_argument("--plan", action="store_true",
+                   help="print the memory per GPU of each part and the largest settings that fit, then exit "
+                        "(exit 2 when nothing fits; azr.plan)")
+    from azr.plan import add_arguments
+
+    add_arguments(p)  # --gpus --gpu-mem --host-mem --prompt-tokens (used with --plan)
     p.set_defaults(func=run)
 
 
@@ -68,6 +76,11 @@ def run(args) -> int:
 
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return 0
+    if args.plan:
+        from azr.plan import run_plan
+
+        return run_plan(cfg, args.gpus, args.gpu_mem, args.prompt_tokens, title=args.preset or args.config or "",
+                        host_gib=args.host_mem)
     if args.nproc < 1:
         print("azr train: --nproc must be >= 1", file=sys.stderr)
         return 2
