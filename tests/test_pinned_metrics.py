@@ -5,7 +5,9 @@ Two steps of the tiny preset (shrunk through ``--set``) with a fixed seed, on CP
 consolidation of issue 16 (at the tree of commit 8b4ad73, which includes other intended
 behaviour changes made meanwhile: reward values, TRR++ token weighting, the decode loop,
 prompt templates); a refactor that claims to preserve behaviour must reproduce them. If an
-intended change moves them, re-record them in the same commit and say why.
+intended change moves them, re-record them in the same commit and say why: set ``PINNED = {}``,
+run ``pytest tests/test_pinned_metrics.py -s`` on the code *before* the change's refactor part
+(recording mode prints the table) and paste the table here.
 """
 
 from __future__ import annotations
