@@ -171,6 +171,6 @@ def test_two_steps_reproduce_the_pinned_metrics(rows):
         print(json.dumps(got, indent=1, sort_keys=True))
         pytest.fail("PINNED is empty: record the values printed above")
     for step, want in PINNED.items():
-        assert set(got[step]) == set(want), (step, sorted(set(got[step]) ^ set(want)))
+        assert set(want) <= set(got[step]), (step, sorted(set(want) - set(got[step])))  # new keys may come
         for key, value in want.items():
             assert got[step][key] == pytest.approx(value, rel=1e-4, abs=1e-6), (step, key)
