@@ -72,8 +72,11 @@ def test_unprivileged_sandbox_uses_user_namespaces():
     prot = out["protections"]
     if not prot.get("user_namespace"):
         pytest.skip(f"unprivileged user namespaces are not allowed here: {prot}")
-    for key in ("network_namespace", "pid_namespace", "mount_namespace", "read_only_filesystem"):
+    for key in ("network_namespace", "pid_namespace", "mount_namespace", "read_only_filesystem",
+                "ipc_namespace", "no_new_privs"):
         assert prot[key], key
+    assert prot["seccomp"] or os.uname().machine != "x86_64"
+    assert not prot["allowlisted_root"] and not prot["memory_cgroup"]  # root only (README: not contained)
     ok, timeout, stray, net, write, segv, pid = out["results"]
     assert ok[:2] == ["ok", "42"]
     assert timeout[0] == "timeout"
