@@ -269,7 +269,7 @@ def check_registries(cfg: Config) -> None:
 
 def preset_names() -> list[str]:
     """Names of the bundled presets (``azr/presets/<name>.yaml``)."""
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml") if "." not in p.stem)  # not tiny.baselines.yaml
 
 
 def preset_data(name: str) -> dict:

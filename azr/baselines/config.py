@@ -11,7 +11,8 @@ they are already defined: the entropy bonus (``loss.entropy_coef``), clip-higher
 Command overlays: ``azr rlvr`` / ``azr sft`` apply ``command_overlay`` after the preset and
 before a ``--config`` file and ``--set`` overrides (so users can still change everything):
 RLVR uses GRPO groups (``advantage.estimator: grpo``), each command writes to its own run
-directory (``<preset run_dir>-rlvr`` / ``-sft``), and the ``tiny`` preset gets small sizes.
+directory (``<preset run_dir>-rlvr`` / ``-sft``), and a preset's ``<preset>.baselines.yaml``
+(e.g. ``azr/presets/tiny.baselines.yaml``) gives the ``rlvr`` / ``sft`` sizes.
 """
 
 from __future__ import annotations
@@ -96,19 +97,13 @@ class BaselineConfig(Config):
     """SFT baseline (``azr sft``)."""
 
 
-#: Per-preset sizes of the baseline sections (the presets' YAML may override them).
-PRESET_SECTIONS: dict[str, dict] = {
-    "tiny": {
-        "rlvr": {"steps": 10, "prompts_per_step": 4, "group_size": 4, "generated_size": 24},
-        "sft": {"steps": 10, "batch_size": 8, "rejection_samples": 2},
-    },
-}
-
-
 def command_overlay(command: Literal["rlvr", "sft"], preset: str | None, preset_data: dict) -> dict:
     """Settings applied on top of the preset for ``azr rlvr`` / ``azr sft`` (see module doc)."""
+    from azr.config import PRESET_DIR, load_yaml
+
     overlay: dict = {"baseline": command}
-    for section, values in PRESET_SECTIONS.get(preset or "", {}).items():
+    sizes = PRESET_DIR / f"{preset}.baselines.yaml"
+    for section, values in (load_yaml(str(sizes)) if preset and sizes.is_file() else {}).items():
         overlay[section] = {**values, **preset_data.get(section, {})}
     base_dir = preset_data.get("run", {}).get("run_dir", "runs/azr")
     overlay["run"] = {"run_dir": f"{base_dir}-{command}"}
