@@ -37,7 +37,9 @@ class ShardedEngine:
         mine = shard(list(prompts), self.info)
         if params.seed is not None and self.info.rank:
             params = replace(params, seed=params.seed + self.info.rank)
-        out = self.engine.generate(mine, params) if mine else []
+        # every rank calls the engine, also with no prompts: sampling an FSDP2-sharded policy
+        # all-gathers its weights (a collective)
+        out = self.engine.generate(mine, params)
         return all_gather_objects(out, self.info)
 
     def sync_weights(self, source) -> None:

@@ -25,7 +25,9 @@ The model's forward runs in our own decode loop (``azr.rollout.decode``), not HF
   rejects (seen on an H200). CPU: the policy itself and a growing (dynamic) cache. The
   forward runs eagerly (no ``torch.compile``/CUDA graphs; see BENCHMARKS.md).
 - The engine holds the policy module itself: when trainer and engine share one device, pass
-  the trainer's model and no weight sync is needed; otherwise ``sync_weights``.
+  the trainer's model and no weight sync is needed; otherwise ``sync_weights``. A policy
+  sharded with FSDP2 (``fully_shard``) is sampled from a full copy all-gathered at every
+  ``generate`` call (``GatheredCopy``; every rank must call ``generate``, also with no prompts).
 """
 
 from __future__ import annotations
@@ -88,6 +90,58 @@ class Bf16Copy:
         return self.module
 
 
+def is_sharded(module: nn.Module) -> bool:
+    """Whether any parameter is a ``DTensor`` (the module was sharded with FSDP2 ``fully_shard``)."""
+    try:
+        from torch.distributed.tensor import DTensor
+    except ImportError:  # a torch build without distributed
+        return False
+    return any(isinstance(p, DTensor) for p in module.parameters())
+
+
+class GatheredCopy:
+    """A full, unsharded copy of an FSDP2-sharded causal LM for sampling, in ``dtype``.
+
+    Built on the meta device from the source's class and config, then given real tensors:
+    one per distinct source parameter (tied parameters share one), and the source's buffers
+    (RoPE frequencies: not sharded) as they are. ``refresh`` all-gathers every parameter
+    (``DTensor.full_tensor``, one at a time) into it: a collective, so every rank must call it
+    in the same order; the engine does at every ``generate`` call, also with no prompts.
+    Memory: one full copy per rank (2 bytes per parameter in bf16), as ``azr.plan`` counts.
+    """
+
+    def __init__(self, source: nn.Module, dtype: torch.dtype, device: torch.device):
+        with torch.device("meta"):
+            self.module = type(source)(source.config)
+        self._pairs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        made: dict[int, torch.Tensor] = {}
+        for name, p in source.named_parameters(remove_duplicate=False):
+            if id(p) not in made:
+                made[id(p)] = torch.empty(tuple(p.shape), dtype=dtype, device=device)
+                self._pairs.append((p, made[id(p)]))
+            owner, leaf = _split(self.module, name)
+            owner._parameters[leaf] = nn.Parameter(made[id(p)], requires_grad=False)
+        for name, b in source.named_buffers():
+            owner, leaf = _split(self.module, name)
+            owner._buffers[leaf] = b.detach().clone()
+        left = [n for n, t in [*self.module.named_parameters(), *self.module.named_buffers()] if t.is_meta]
+        if left:
+            raise ValueError(f"gathered copy: no source tensor for {left[:3]}")
+        self.module.eval()
+
+    @torch.no_grad()
+    def refresh(self) -> nn.Module:
+        """All-gather the source's current weights into the copy (collective); returns the copy."""
+        for src, dst in self._pairs:
+            dst.copy_(src.full_tensor() if hasattr(src, "full_tensor") else src)
+        return self.module
+
+
+def _split(module: nn.Module, name: str) -> tuple[nn.Module, str]:
+    prefix, _, leaf = name.rpartition(".")
+    return (module.get_submodule(prefix) if prefix else module), leaf
+
+
 class HFEngine:
     """A ``RolloutEngine`` over a Hugging Face causal LM and its tokenizer.
 
@@ -101,7 +155,7 @@ class HFEngine:
         self.model = model
         self.tokenizer = tokenizer
         self.config = config or RolloutConfig()
-        self._bf16: Bf16Copy | None = None
+        self._bf16: Bf16Copy | GatheredCopy | None = None
         if tokenizer.pad_token_id is None:
             raise ValueError("tokenizer needs a pad token (use azr.rollout.models.load_tokenizer)")
         eos = getattr(model.generation_config, "eos_token_id", None)
@@ -200,9 +254,17 @@ class HFEngine:
         return stopped
 
     def _sampling_model(self, device: torch.device) -> nn.Module:
-        """The policy, or on GPU with fp32 weights (and ``gpu_bf16``) its refreshed bf16 copy."""
+        """The policy; on GPU with fp32 weights (and ``gpu_bf16``) its refreshed bf16 copy; for
+        an FSDP2-sharded policy a refreshed full copy (bf16 on that condition, else the
+        weights' dtype)."""
         weights_fp32 = next(self.model.parameters()).dtype == torch.float32
-        if not (device.type == "cuda" and self.config.gpu_bf16 and weights_fp32):
+        to_bf16 = device.type == "cuda" and self.config.gpu_bf16 and weights_fp32
+        if is_sharded(self.model):
+            if self._bf16 is None:
+                dtype = torch.bfloat16 if to_bf16 else next(self.model.parameters()).dtype
+                self._bf16 = GatheredCopy(self.model, dtype, device)
+            return self._bf16.refresh()
+        if not to_bf16:
             return self.model
         if self._bf16 is None:
             self._bf16 = Bf16Copy(self.model)
