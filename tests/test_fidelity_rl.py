@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import pytest
 import yaml
 
 
@@ -117,3 +118,125 @@ def test_rl_defaults_are_the_reference_paper_branch():
     assert [len(g["params"]) for g in groups] == [4] and groups[0]["weight_decay"] == 0.01  # norms and biases too
     groups = build_optimizer(model, OptimConfig(decay_scope="matrices")).param_groups
     assert [(len(g["params"]), g["weight_decay"]) for g in groups] == [(1, 0.01), (3, 0.0)]
+
+
+def _fidelity_rows():
+    """(key, default) of every row of docs/fidelity.md that names a config key."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "fidelity.md").read_text(encoding="utf-8")
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 6:
+            continue
+        key = re.fullmatch(r"`([a-z_]+\.[a-z_]+)`", cells[3])
+        value = re.match(r"`([^`]*)`", cells[4])
+        if key and value:
+            rows.append((key.group(1), yaml.safe_load(value.group(1))))
+    return rows
+
+
+def test_print_config_of_coder7b_matches_the_fidelity_table(capsys):
+    from azr.cli import main
+
+    assert main(["train", "--preset", "coder7b", "--print-config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    rows = _fidelity_rows()
+    assert len(rows) >= 35
+    wrong = []
+    for key, want in rows:
+        section, name = key.split(".")
+        got = printed.get(section, {}).get(name, "<missing>")
+        if got != want:
+            wrong.append(f"{key}: docs/fidelity.md says {want!r}, --print-config says {got!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_ppo_update_takes_one_optimizer_step_per_mini_batch_in_order(tiny_policy, monkeypatch):
+    import dataclasses
+
+    import torch
+
+    import azr.rl.update as upd
+    from azr.rl.batch import make_policy_batch
+    from azr.rl.config import LossConfig, OptimConfig
+    from azr.rl.optim import build_optimizer, build_scheduler
+
+    model, _ = tiny_policy
+    g = torch.Generator().manual_seed(0)
+    n = 6
+    prompts = [torch.randint(1, 2000, (5,), generator=g).tolist() for _ in range(n)]
+    resps = [torch.randint(1, 2000, (4,), generator=g).tolist() for _ in range(n)]
+    adv = torch.arange(1, n + 1, dtype=torch.float32) * torch.tensor([1, -1, 1, -1, 1, -1])  # identifies rows
+    batch = make_policy_batch(prompts, resps, 0, advantages=adv)
+    old, _ = upd.recompute_logprobs(model, batch)
+    batch = dataclasses.replace(batch, old_logprobs=old)
+    seen = []
+    real = upd.update_step
+
+    def spy(model, optimizer, scheduler, b, *args, **kw):  # the real step, observed
+        res = real(model, optimizer, scheduler, b, *args, **kw)
+        seen.append((b.advantages[:, -1].tolist(), res.metrics["loss/approx_kl"]))
+        return res
+
+    monkeypatch.setattr(upd, "update_step", spy)
+    cfg = OptimConfig(lr=1e-2, ppo_mini_batch=2, ppo_epochs=1)
+    opt = build_optimizer(model, cfg)
+    sched = build_scheduler(opt, cfg)
+    res = upd.ppo_update(model, opt, sched, batch, LossConfig(), cfg)
+    assert res.metrics["loss/mini_batches"] == 3 and res.metrics["loss/optimizer_steps"] == 3
+    assert [rows for rows, _ in seen] == [[1, -2], [3, -4], [5, -6]]  # consecutive rows, in order
+    assert sched.last_epoch == 3 and all(s["step"] == 3 for s in opt.state.values())
+    # old log-probs are fixed before the first mini-batch: the policy equals them there, and
+    # has moved for the later ones (so the ratio clip can act)
+    assert seen[0][1] == pytest.approx(0.0, abs=1e-6) and seen[1][1] > 1e-6 and seen[2][1] > 1e-6
+    assert res.entropy.shape == (n,) and bool((res.entropy > 0).all())
+    seen.clear()
+    two = upd.ppo_update(model, opt, sched, batch, LossConfig(), OptimConfig(ppo_mini_batch=4, ppo_epochs=2))
+    assert [len(rows) for rows, _ in seen] == [4, 2, 4, 2] and two.metrics["loss/optimizer_steps"] == 4
+    seen.clear()
+    upd.ppo_update(model, opt, sched, batch, LossConfig(), OptimConfig(ppo_mini_batch=0))
+    assert len(seen) == 1 and len(seen[0][0]) == n  # optim.ppo_mini_batch=0: one step over everything
+
+
+def test_rollouts_enter_the_update_in_the_reference_order():
+    from azr.rollout.types import Completion
+    from azr.selfplay.rollouts import Rollout
+    from azr.selfplay.update import reference_order
+    from azr.tasks.types import Role, TaskType
+
+    rows = [Rollout(t, r, "p", Completion([1], "x", [0.0], "stop", [1]), 0.0)
+            for r in (Role.PROPOSE, Role.SOLVE) for t in (TaskType.DEDUCTION, TaskType.ABDUCTION, TaskType.INDUCTION)]
+    got = [(rows[i].task_type.value, rows[i].role.value) for i in reference_order(rows)]
+    assert got == [("abduction", "propose"), ("abduction", "solve"), ("deduction", "propose"),
+                   ("deduction", "solve"), ("induction", "propose"), ("induction", "solve")]
+
+
+def test_livecodebench_execution_validation_set(tmp_path, caplog):
+    import json
+    import logging
+
+    from azr.selfplay.validation import build_heldout_sets, lcb_execution_triplet
+    from azr.tasks.types import TaskType
+
+    row = {"code": "def countWays(nums: List[int], k: int) -> int:\n    if k == 0:\n        return 1\n"
+                   "    return countWays(nums, k - 1) + len(nums)\n",
+           "input": "countWays(nums = [1, 2], k = 2)", "output": "5"}
+    t = lcb_execution_triplet(row)
+    assert t.input == "nums=[1, 2], k=2" and t.output == "5"
+    assert "def f(nums: List[int], k: int)" in t.program and "return f(nums, k - 1)" in t.program
+    assert "countWays" not in t.program and t.program.startswith("from typing import *")
+    assert lcb_execution_triplet({**row, "input": "other(1)"}) is None
+    assert lcb_execution_triplet({**row, "input": "__import__('os')"}) is None
+
+    with caplog.at_level(logging.INFO, logger="azr.selfplay.validation"):
+        assert build_heldout_sets(("lcb_execution_i",), 10, str(tmp_path), 0, env=None) == []
+    assert "lcb_execution_i skipped" in caplog.text  # absent data is said, not hidden
+    (tmp_path / "livecodebench").mkdir()
+    (tmp_path / "livecodebench" / "execution.jsonl").write_text(
+        json.dumps(row) + "\n" + json.dumps({**row, "input": "nope(1)"}) + "\n")
+    sets = build_heldout_sets(("lcb_execution_i", "lcb_execution_o"), 10, str(tmp_path), 0, env=None)
+    assert [(s.name, s.task_type, len(s.tasks)) for s in sets] == [
+        ("lcb_execution_i", TaskType.ABDUCTION, 1), ("lcb_execution_o", TaskType.DEDUCTION, 1)]

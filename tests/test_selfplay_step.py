@@ -17,7 +17,7 @@ from azr.selfplay.buffer import Buffers
 from azr.selfplay.env import CodeEnv
 from azr.selfplay.step import collect
 from azr.tasks.prompts import render_proposal, render_solution
-from azr.tasks.types import GROUPS, Role, TaskType
+from azr.tasks.types import GROUPS, Role, TaskType, Triplet
 
 HOSTILE = [
     "def f(a):\n    while True:\n        pass",  # timeout
@@ -93,11 +93,28 @@ def scripted(hostile: bool = True):
 
 @pytest.fixture(scope="module")
 def step7(env):
-    """One step (step 7) with hostile abduction proposals: (engine, experience, buffers)."""
+    """One step (step 7) with hostile abduction proposals: (engine, experience, buffers); the
+    solver answers this step's new tasks (``selfplay.solver_source=current``)."""
     buffers = Buffers()
     buffers.seed_zero()
     engine = scripted()
-    return engine, collect(cfg_with(), engine, env, buffers, step=7), buffers
+    return engine, collect(cfg_with("selfplay.solver_source=current"), engine, env, buffers, step=7), buffers
+
+
+def test_default_solver_batch_is_the_previous_steps_proposals(env):
+    """The reference's mix: step t's solver gets step t - 1's tasks (never step t's own
+    proposals), the rest drawn without replacement from the earlier buffer."""
+    buffers = Buffers()
+    buffers.seed_zero()
+    ded = buffers[TaskType.DEDUCTION]
+    for k in range(3):
+        ded.add(Triplet(f"def f(a):\n    return a + {k}", "1", str(1 + k)), 6)
+    engine = scripted(hostile=False)
+    collect(cfg_with(), engine, env, buffers, step=7)
+    ded_prompts = [p for p in engine.calls[2][0] if "Predict the output" in p]
+    assert len(ded_prompts) == 5
+    assert all(f"return a + {k}" in "".join(ded_prompts[:3]) for k in range(3))  # step 6's tasks first
+    assert not any("return a * 2" in p or "s[::-1]" in p for p in ded_prompts)  # not step 7's
 
 
 def test_step_survives_hostile_proposals_and_rewards_them(step7):

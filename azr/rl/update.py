@@ -228,3 +228,68 @@ def apply_gradients(
     if scheduler is not None and not skipped:
         scheduler.step()
     return {"loss/grad_norm": grad_norm, "loss/skipped": float(skipped)}
+
+
+_SUMMED = ("loss/micro_batches", "loss/tokens", "loss/skipped")
+
+
+def ppo_update(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    batch: PolicyBatch,
+    loss_cfg: LossConfig,
+    optim_cfg: OptimConfig,
+    *,
+    temperature: float = 1.0,
+    info: DistInfo | None = None,
+    rows: range | None = None,
+    n_rows: int | None = None,
+) -> UpdateResult:
+    """PPO over mini-batches: ``optim_cfg.ppo_epochs`` passes, each cutting the global batch
+    into consecutive chunks of ``optim_cfg.ppo_mini_batch`` rows (``azr.rl.minibatch``; 0 = one
+    chunk) and taking one ``update_step`` (one optimizer step) per chunk, every chunk against
+    the same ``batch.old_logprobs``, fixed before the first one: from the second chunk on the
+    policy has moved and the ratio clip acts (the reference's ``update_policy``).
+
+    ``rows``: this rank's rows of the global batch of ``n_rows`` rows (default: all of them,
+    one process); a rank takes part in every chunk, with the rows of the chunk it holds
+    (possibly none). Loss normalisers are those of each chunk (global over ranks). The LR
+    schedule advances once per optimizer step.
+
+    Returns the chunks' ``loss/*`` metrics (means; ``loss/micro_batches``, ``loss/tokens`` and
+    ``loss/skipped`` summed; ``loss/lr`` of the last step) plus ``loss/mini_batches`` and
+    ``loss/optimizer_steps`` (steps not skipped), and each row's entropy and log-probs from
+    the first pass (log-probs of the policy before its own chunk's step).
+    """
+    from azr.rl.minibatch import mini_batch_rows
+
+    rows = rows if rows is not None else range(batch.size)
+    n_rows = n_rows if n_rows is not None else batch.size
+    if len(rows) != batch.size:
+        raise ValueError(f"rows {rows} do not match a local batch of {batch.size}")
+    chunks = mini_batch_rows(n_rows, optim_cfg.ppo_mini_batch, optim_cfg.ppo_epochs)
+    per_pass = len(chunks) // optim_cfg.ppo_epochs if chunks else 0
+    entropy = torch.zeros(batch.size, dtype=torch.float32)
+    logprobs = torch.zeros(batch.input_ids.shape, dtype=torch.float32)
+    collected: list[dict[str, float]] = []
+    for k, chunk in enumerate(chunks):
+        local = [i - rows.start for i in chunk if rows.start <= i < rows.stop]
+        res = update_step(model, optimizer, scheduler, batch.select(local), loss_cfg, optim_cfg,
+                          temperature=temperature, info=info)
+        collected.append(res.metrics)
+        if k < per_pass and local:
+            entropy[local] = res.entropy
+            logprobs[local] = res.logprobs
+    out: dict[str, float] = {}
+    for key in sorted({k for m in collected for k in m}):
+        vals = [m[key] for m in collected if key in m]
+        if key in _SUMMED:
+            out[key] = float(sum(vals))
+        elif key == "loss/lr":
+            out[key] = vals[-1]
+        else:
+            out[key] = float(sum(vals) / len(vals))
+    out["loss/mini_batches"] = float(len(chunks))
+    out["loss/optimizer_steps"] = float(len(chunks)) - out.get("loss/skipped", 0.0)
+    return UpdateResult(metrics=out, entropy=entropy, logprobs=logprobs)

@@ -22,7 +22,12 @@ class SelfPlayConfig:
     propose_batch: int = 64
     """Proposer prompts per task type per step (AZR: 64)."""
     solve_batch: int = 64
-    """Solver prompts per task type per step (AZR: 64); new tasks first, backfilled from the buffer."""
+    """Solver prompts per task type per step (reference: 64), chosen by ``solver_source``."""
+    solver_source: Literal["previous", "current"] = "previous"
+    """Which tasks the solver answers at step t (``azr.selfplay.solver_batch``): "previous"
+    (the reference's ``max_new`` mix): the tasks added at step t - 1, sampled without
+    replacement, backfilled without replacement from the buffer as it was before step t;
+    "current": step t's own new tasks first, backfilled with replacement."""
     n_references: int = 6
     """K: reference triplets shown to the deduction/abduction proposer (AZR: 6)."""
     n_induction_inputs: int = 10
@@ -65,9 +70,12 @@ class SelfPlayConfig:
     """Validate every this many steps (AZR: 10); 0 disables validation."""
     val_size: int = 64
     """Held-out tasks per validation set (CRUXEval-O/-I, or generator-made when absent)."""
-    val_sets: tuple[str, ...] = ("cruxeval_o", "cruxeval_i")
-    """Validation sets: cruxeval_o (deduction) and cruxeval_i (abduction) from the data dir;
-    generator-made held-out deduction/abduction tasks replace them when the data is absent."""
+    val_sets: tuple[str, ...] = ("cruxeval_o", "cruxeval_i", "lcb_execution_i")
+    """Validation sets (the reference's: CRUXEval-O, CRUXEval-I, LiveCodeBench-execution as
+    input prediction): cruxeval_o (deduction) and cruxeval_i (abduction) from the data dir,
+    replaced by generator-made held-out tasks when absent; lcb_execution_i (abduction, as the
+    reference uses these rows) and lcb_execution_o (deduction) from
+    ``livecodebench/execution.jsonl``, skipped (and logged) when absent."""
     samples_per_group: int = 4
     """Prompts/completions saved per (task, role) per step under samples/."""
 
@@ -94,9 +102,10 @@ class SelfPlayConfig:
                             ("template_set", ("reference", "tiny"))):
             if getattr(self, name) not in known:
                 raise ValueError(f"selfplay.{name} must be one of {known}, got {getattr(self, name)!r}")
-        unknown = set(self.val_sets) - {"cruxeval_o", "cruxeval_i"}
+        known = ("cruxeval_o", "cruxeval_i", "lcb_execution_i", "lcb_execution_o")
+        unknown = set(self.val_sets) - set(known)
         if unknown:
-            raise ValueError(f"selfplay.val_sets: unknown sets {sorted(unknown)}; known: cruxeval_o, cruxeval_i")
+            raise ValueError(f"selfplay.val_sets: unknown sets {sorted(unknown)}; known: {', '.join(known)}")
 
 
 @dataclass(frozen=True)

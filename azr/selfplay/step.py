@@ -10,9 +10,12 @@ phase across the types:
    rollout temperature (never greedily: that was a defect of the reference code); these
    samples get no gradient;
 4. valid tasks enter the buffer tagged with this step (and s);
-5. the solver batch: this step's new tasks first, backfilled from the whole buffer;
+5. the solver batch (``selfplay.solver_source``): by default the tasks of the previous step,
+   backfilled from the buffer without replacement (the reference's), or this step's new
+   tasks first with a backfill with replacement (``current``);
 6. solver completions, verified in the sandbox;
-7. rewards: solver 1/0, proposer from the reward registry, both inside the format wrapper
+7. rewards: solver 1 / ``reward.solver_wrong``, proposer from the reward registry, both inside
+   the format wrapper
    (plus R-Zero's near-duplicate penalty on proposals when ``controls.diversity_weight`` > 0).
 
 The proposer samples at ``controls.propose_temperature`` when set (else the rollout
@@ -37,12 +40,13 @@ from functools import partial
 
 from azr.selfplay.controls import apply_diversity_penalty, generate_mixed, proposer_sampling
 from azr.config import Config
-from azr.selfplay.buffer import Buffers, Task
+from azr.selfplay.buffer import Buffers, Entry, Task
 from azr.selfplay.propose import ProposerPrompt, check_proposals, proposer_prompts
 from azr.selfplay.rollouts import Rollout
 from azr.selfplay.seeds import derive_seed, rng_for
 from azr.selfplay.rewards import Outcome, proposer_final_reward, solver_final_reward
 from azr.selfplay.solve import grade_many, solve_rates, solver_prompts
+from azr.selfplay.solver_batch import select_solver_tasks
 from azr.tasks.parsing import parse_proposal
 from azr.tasks.types import TASK_TYPES, Role, TaskType
 
@@ -132,12 +136,14 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int, explorer=None
                                 explore=p_explore[i], off_policy=p_explore[i] or propose_off))
     extra = apply_diversity_penalty(rollouts, cfg.controls)  # R-Zero's penalty; no-op unless enabled
 
-    # 5. solver batch: this step's new tasks first, backfilled from the buffer
+    # 5. solver batch (selfplay.solver_source, azr.selfplay.solver_batch): by default the
+    # previous step's proposals backfilled without replacement, as the reference builds it
     solve_items: list[tuple[TaskType, Task]] = []
     for t in TASK_TYPES:
-        fresh = [task for task, _ in new_tasks[t]][: sp.solve_batch]
-        backfill = buffers[t].sample(sp.solve_batch - len(fresh), rng_for(seed, step, f"backfill/{t.value}"))
-        solve_items += [(t, task) for task in fresh + [e.task for e in backfill]]
+        fresh = [Entry(task, step, rate) for task, rate in new_tasks[t]]
+        chosen = select_solver_tasks(sp.solver_source, buffers[t].entries, fresh, step, sp.solve_batch,
+                                     rng_for(seed, step, f"backfill/{t.value}"))
+        solve_items += [(t, e.task) for e in chosen]
 
     # 6. solve + verify
     s_prompts = [solver_prompts(t, [task], sp.template_set)[0] for t, task in solve_items]

@@ -13,8 +13,10 @@ One path for one process and for data parallelism (the collectives of
   proposer temperature) are then corrected: their old log-probs are recomputed under the
   policy at the rollout temperature and their advantages scaled by truncated importance
   weights (``azr.selfplay.offpolicy``; ``explore/*`` metrics, global).
-- ``policy_update``: ``build_batch`` -> ``azr.rl.update.update_step`` -> the step's metrics of
-  the global batch (loss, entropy per group, advantages), identical on every rank.
+- ``policy_update``: rows in the reference's order (``reference_order``) -> ``build_batch`` ->
+  ``azr.rl.update.ppo_update`` (``optim.ppo_mini_batch`` rows per optimizer step,
+  ``optim.ppo_epochs`` passes, old log-probs fixed before the first step) -> the step's metrics
+  of the global batch (loss, entropy per group, advantages), identical on every rank.
 
 The trainer never branches on the estimator, the loss name or the distribution.
 """
@@ -30,11 +32,25 @@ from azr.config import Config
 from azr.distributed.dist import DistInfo, all_gather_rows, current, shard, shard_range
 from azr.rl.batch import make_policy_batch
 from azr.rl.parallel import global_advantages
-from azr.rl.update import update_step
+from azr.rl.update import ppo_update
 from azr.selfplay.metrics import advantage_metrics, entropy_metrics
 from azr.selfplay.offpolicy import reweight_off_policy
 from azr.selfplay.rollouts import Rollout
-from azr.tasks.types import Role
+from azr.tasks.types import Role, TaskType
+
+#: The reference's concatenation order of the six sub-batches (its code_i, code_o, code_f
+#: problem types, each generation then prediction), which its mini-batches cut in order.
+REFERENCE_TASK_ORDER = (TaskType.ABDUCTION, TaskType.DEDUCTION, TaskType.INDUCTION)
+REFERENCE_ROLE_ORDER = (Role.PROPOSE, Role.SOLVE)
+
+
+def reference_order(rollouts: Sequence[Rollout]) -> list[int]:
+    """Indices of ``rollouts`` sorted into the reference's order: abduction, deduction,
+    induction; within each, proposer rows then solver rows; otherwise as given (stable)."""
+    def key(i: int) -> tuple[int, int, int]:
+        r = rollouts[i]
+        return REFERENCE_TASK_ORDER.index(TaskType(r.task_type)), REFERENCE_ROLE_ORDER.index(Role(r.role)), i
+    return sorted(range(len(rollouts)), key=key)
 
 
 def build_batch(rollouts: Sequence[Rollout], cfg: Config, pad_token_id: int, model=None,
@@ -81,9 +97,14 @@ def policy_update(model, optimizer, scheduler, rollouts: Sequence[Rollout], cfg:
 
     ``model``: the policy, or its ``azr.rl.parallel.wrap_ddp`` / ``wrap_fsdp`` wrapper."""
     info = info or current()
+    order = reference_order(rollouts)
+    rollouts = [rollouts[i] for i in order]
+    if groups is not None:
+        groups = groups[torch.as_tensor(order, dtype=torch.long)]
     batch, seq_adv, off_metrics = build_batch(rollouts, cfg, pad_token_id, model, groups, info)
-    result = update_step(model, optimizer, scheduler, batch, cfg.loss, cfg.optim,
-                         temperature=cfg.rollout.temperature or 1.0, info=info)
+    result = ppo_update(model, optimizer, scheduler, batch, cfg.loss, cfg.optim,
+                        temperature=cfg.rollout.temperature or 1.0, info=info,
+                        rows=shard_range(len(rollouts), info.rank, info.world_size), n_rows=len(rollouts))
     metrics = {k: v for k, v in result.metrics.items() if k != "entropy/overall_batch"}
     entropy = all_gather_rows(result.entropy, info).tolist()
     seq_adv_all = all_gather_rows(seq_adv.float(), info).tolist()

@@ -2,9 +2,15 @@
 
 (Not to be confused with the sandbox *validation* of proposals, ``CodeEnv.validate_proposals``.)
 
-As in the reference code's in-training validation, the sets are CRUXEval-O (deduction:
-predict the output) and CRUXEval-I (abduction: find an input) when ``cruxeval/cruxeval.jsonl``
-is in the data directory (``run.data_dir`` or ``AZR_DATA_DIR``). Without it, held-out tasks
+As in the reference code's in-training validation (its ``test_answer.parquet``, built by
+``data_construction/process_code_reasoning_data.py``, branch paper), the sets are CRUXEval-O
+(deduction: predict the output) and CRUXEval-I (abduction: find an input) when
+``cruxeval/cruxeval.jsonl`` is in the data directory (``run.data_dir`` or ``AZR_DATA_DIR``),
+and LiveCodeBench-execution when ``livecodebench/execution.jsonl`` is there (rows of the
+``livecodebench/execution`` test split: ``code``, ``input`` as a call ``name(args)``,
+``output``): ``lcb_execution_i`` asks for an input as the reference does with these rows,
+``lcb_execution_o`` for the output (the benchmark's own task). A LiveCodeBench set whose file
+is absent is skipped, and the log says so. Without CRUXEval, held-out tasks
 come from the program generator (``azr.tasks.generator``) under a seed reserved for
 validation, with outputs computed in the sandbox; the set name then says so
 (``gen_o`` / ``gen_i``); the grammar is small, so a held-out program may coincide with one
@@ -33,6 +39,16 @@ log = logging.getLogger(__name__)
 VALIDATION_GENERATOR_SEED = 987_654_321
 
 _SETS = {"cruxeval_o": (TaskType.DEDUCTION, "gen_o"), "cruxeval_i": (TaskType.ABDUCTION, "gen_i")}
+#: LiveCodeBench-execution sets: task type; used only when the data file is present.
+_LCB_SETS = {"lcb_execution_i": TaskType.ABDUCTION, "lcb_execution_o": TaskType.DEDUCTION}
+LCB_EXECUTION_FILE = Path("livecodebench") / "execution.jsonl"
+VAL_SET_NAMES = (*_SETS, *_LCB_SETS)
+
+#: Imports the LiveCodeBench-execution programs use without writing them (LeetCode's
+#: implicit environment; the reference adds them by substring tests).
+_LCB_HEADER = ("from typing import *\nfrom collections import *\nfrom itertools import *\n"
+               "from functools import *\nfrom heapq import *\nfrom bisect import *\nfrom math import *\n"
+               "import collections, itertools, functools, heapq, bisect, math, string, re\n")
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,56 @@ def load_cruxeval(root: Path, size: int, seed: int) -> list[Triplet]:
     """``size`` CRUXEval items (a fixed seeded choice) as triplets."""
     rows = [json.loads(line) for line in (root / "cruxeval" / "cruxeval.jsonl").read_text().splitlines() if line.strip()]
     triplets = [Triplet(r["code"], r["input"], r["output"]) for r in rows]
+    if size >= len(triplets):
+        return triplets
+    return random.Random(f"val:{seed}").sample(triplets, size)
+
+
+def lcb_execution_triplet(row: dict) -> Triplet | None:
+    """One LiveCodeBench-execution row as a triplet: the function the input calls renamed to
+    ``f`` (definition and recursive calls), the call's arguments as the input, the implicit
+    imports prepended. None for a row that does not fit (no such top-level function, an input
+    that is not one call of it). Benchmark data only: nothing is executed here."""
+    import ast
+
+    code, call, output = row.get("code"), row.get("input"), row.get("output")
+    if not all(isinstance(v, str) for v in (code, call, output)):
+        return None
+    try:
+        expr = ast.parse(call.strip(), mode="eval").body
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    if not isinstance(expr, ast.Call) or not isinstance(expr.func, ast.Name):
+        return None
+    name = expr.func.id
+    if not any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body):
+        return None
+
+    class _Rename(ast.NodeTransformer):
+        def visit_FunctionDef(self, node):
+            self.generic_visit(node)
+            if node.name == name:
+                node.name = "f"
+            return node
+
+        def visit_Name(self, node):
+            if node.id == name:
+                node.id = "f"
+            return node
+
+    program = _LCB_HEADER + ast.unparse(_Rename().visit(tree))
+    args = [ast.unparse(a) for a in expr.args] + [ast.unparse(k) for k in expr.keywords]
+    return Triplet(program, ", ".join(args), output.strip())
+
+
+def load_lcb_execution(root: Path, size: int, seed: int) -> list[Triplet]:
+    """``size`` LiveCodeBench-execution rows (a fixed seeded choice) as triplets."""
+    rows = [json.loads(line) for line in (root / LCB_EXECUTION_FILE).read_text().splitlines() if line.strip()]
+    triplets = [t for t in (lcb_execution_triplet(r) for r in rows) if t is not None]
+    if len(triplets) < len(rows):
+        log.info("LiveCodeBench-execution: %d of %d rows do not fit the triplet form: left out",
+                 len(rows) - len(triplets), len(rows))
     if size >= len(triplets):
         return triplets
     return random.Random(f"val:{seed}").sample(triplets, size)
@@ -80,6 +146,13 @@ def build_heldout_sets(names: tuple[str, ...], size: int, data_dir_setting: str,
     generated: list[Triplet] | None = None
     out = []
     for name in names:
+        if name in _LCB_SETS:
+            if root is None or not (root / LCB_EXECUTION_FILE).is_file():
+                log.info("validation set %s skipped: %s not in the data directory (%s)", name,
+                         LCB_EXECUTION_FILE, root)
+                continue
+            out.append(ValSet(name, _LCB_SETS[name], tuple(load_lcb_execution(root, size, seed))))
+            continue
         task_type, gen_name = _SETS[name]
         if have_crux:
             out.append(ValSet(name, task_type, tuple(load_cruxeval(root, size, seed))))
