@@ -452,3 +452,36 @@ def test_no_output_stays_in_the_worker_for_a_later_program_to_find(env, sb):
     assert_good(res, 1)
     assert not any(_memory_holds(w.proc.pid, (secret + "1").encode()) for w in sb._all)
     assert _memory_holds(os.getpid(), (secret + "1").encode())  # the scan itself works: the caller has it
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_bytes()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(b")") + 2 :].split()[1]) == pid:
+                out.append(int(name))
+    return out
+
+
+def test_programs_start_from_a_process_that_never_saw_another_job(env, sb):
+    need(sb, "clean_fork_parent")
+    if os.geteuid() != 0:
+        pytest.skip("reading a zygote's memory needs root")
+    tag = uuid.uuid4().hex
+    solver = f"def f(x):\n    # another rollout's answer {tag}\n    return x + 1"
+    res = env.verify(TaskType.INDUCTION, [_induction_task()], [solver])
+    assert res == [(True, "correct")]
+    zygotes = [z for w in sb._all for z in _children(w.proc.pid)]
+    assert len(zygotes) == len(sb._all)
+    assert not any(_memory_holds(z, tag.encode()) for z in zygotes)
+
+
+def _induction_task():
+    from azr.tasks.types import InductionTask
+
+    return InductionTask(program="def f(x):\n    return x + 1", pairs=(("1", "2"), ("2", "3"), ("5", "6")),
+                         message="add one", n_visible=1)

@@ -233,7 +233,7 @@ class Worker:
             except KeyError:
                 pass
         prot["unprivileged_user"] = (not self.root) or self.uid is not None
-        off = set(s.get("disable", ()))  # benchmarks only: measure what one protection costs
+        self.off = off = set(s.get("disable", ()))  # benchmarks only: measure what one protection costs
         prot["memory_cgroup"] = self.root and "memory_cgroup" not in off and self._join_memory_cgroup()
         self.proc_fd = None
         if prot["memory_cgroup"]:  # the cgroup's OOM killer must pick the program, not the worker:
@@ -294,6 +294,70 @@ class Worker:
         prot["rlimits"] = True
         prot["wall_clock_kill"] = True
         prot["new_session"] = True
+        self.zygote = None
+        if prot["allowlisted_root"] and self.pidns_fd is not None and "clean_fork_parent" not in off:
+            self._start_zygote()
+        prot["clean_fork_parent"] = self.zygote is not None
+
+    def _start_zygote(self) -> None:
+        """Fork the process that forks every program, now, before any job reaches this
+        worker: programs then start from a memory image that never held another job's
+        program, inputs, answers or outputs (this worker holds them; the zygote never does)."""
+        import socket
+
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the zygote
+            try:
+                mine.close()
+                for fd in (self.in_fd, self.out_fd):
+                    os.close(fd)
+                _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                self._zygote_loop(theirs)
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.zygote, self.zygote_pid = mine, pid
+
+    def _zygote_loop(self, sock) -> None:  # pragma: no cover - runs in the zygote
+        """Per job: receive (timeout, spec pipe, report pipe), fork the program as PID 1 of
+        a new PID namespace, say its pid, wait for it (killing it on request), say its status."""
+        import socket
+
+        while True:
+            msg, fds, _, _ = socket.recv_fds(sock, 64, 2)
+            if not msg:
+                return
+            if len(fds) != 2:  # a late kill request for a job that already ended
+                for fd in fds:
+                    os.close(fd)
+                continue
+            spec_r, wfd = fds
+            timeout = float(msg.decode())
+            pid = -1
+            try:
+                _unshare(CLONE_NEWPID)
+                pid = os.fork()
+                if pid == 0:
+                    sock.close()
+                    _zygote_child(self, spec_r, wfd, timeout)
+                _setns(self.pidns_fd, CLONE_NEWPID)
+            except OSError:
+                pass
+            os.close(spec_r)
+            os.close(wfd)
+            sock.send(b"P" + struct.pack(">i", pid))
+            if pid < 0:
+                continue
+            pidfd = os.pidfd_open(pid)
+            while not select.select([pidfd, sock], [], [])[0].count(pidfd):
+                if not sock.recv(64):
+                    _kill_tree(pid)
+                    return
+                _kill_tree(pid)
+            os.close(pidfd)
+            _, status = os.waitpid(pid, 0)
+            sock.send(b"S" + struct.pack(">i", status))
 
     def _join_memory_cgroup(self) -> bool:
         """Move this worker into a memory cgroup of its own whose limit bounds everything its
@@ -443,6 +507,12 @@ class Worker:
         r, w = os.pipe()
         oom_before = self._oom_kills()
         t0 = time.monotonic()
+        if self.zygote is not None:
+            result = self._run_in_zygote(job, r, w, t0, timeout, cap)
+            if result.get("status") == "killed" and self._oom_kills() > oom_before:
+                result = _result("memory", None, "MemoryError", "memory limit exceeded (cgroup)")
+            result["duration_s"] = round(time.monotonic() - t0, 6)
+            return result
         if self.pidns_fd is not None:
             _unshare(CLONE_NEWPID)
         try:
@@ -462,7 +532,12 @@ class Worker:
             return _result("error", None, "SandboxSetupError", "fork failed") | {"duration_s": 0.0}
         os.close(w)
         try:
-            result = self._supervise(pid, r, t0, timeout, cap)
+            pidfd = os.pidfd_open(pid)
+            try:
+                result = self._supervise(pidfd, r, t0, timeout, cap, lambda: _kill_tree(pid),
+                                         lambda: os.waitpid(pid, 0)[1])
+            finally:
+                os.close(pidfd)
         finally:
             os.close(r)
             self._cleanup(pid)
@@ -473,40 +548,71 @@ class Worker:
         result["duration_s"] = round(time.monotonic() - t0, 6)
         return result
 
-    def _supervise(self, pid: int, r: int, t0: float, timeout: float, cap: int) -> dict:
-        """Wait for the child; its frame (if any) is read into ``self.buf`` and comes back as
-        ``{"frame": n}``, unparsed (the caller parses it)."""
-        pidfd = os.pidfd_open(pid)
+    def _run_in_zygote(self, job: dict, r: int, w: int, t0: float, timeout: float, cap: int) -> dict:
+        """Have the zygote fork the program; the job's text reaches it through a pipe."""
+        import socket
+
+        spec_r, spec_w = os.pipe()
+        try:
+            socket.send_fds(self.zygote, [str(timeout).encode()], [spec_r, w])
+        finally:
+            os.close(spec_r)
+            os.close(w)
+        try:
+            try:
+                _write_all(spec_w, json.dumps(job).encode())
+            except BrokenPipeError:
+                pass
+            finally:
+                os.close(spec_w)
+            head = self.zygote.recv(64)
+            if len(head) != 5 or head[:1] != b"P":
+                raise OSError("the zygote did not start the program")
+            (pid,) = struct.unpack(">i", head[1:])
+            if pid < 0:
+                return _result("error", None, "SandboxSetupError", "fork failed")
+            return self._supervise(self.zygote.fileno(), r, t0, timeout, cap,
+                                   lambda: self.zygote.send(b"k"), self._zygote_status)
+        finally:
+            os.close(r)
+
+    def _zygote_status(self) -> int:
+        msg = self.zygote.recv(64)
+        if len(msg) != 5 or msg[:1] != b"S":
+            raise OSError("the zygote stopped answering")
+        return struct.unpack(">i", msg[1:])[0]
+
+    def _supervise(self, exit_fd: int, r: int, t0: float, timeout: float, cap: int, kill, reap) -> dict:
+        """Wait until ``exit_fd`` is readable (the program ended) or the time is up (then
+        ``kill()``); ``reap()`` gives the wait status. The child's frame (if any) is read into
+        ``self.buf`` and comes back as ``{"frame": n}``, unparsed (the caller parses it)."""
         view = memoryview(self.buf)
         n, eof, exited, timed_out, too_big = 0, False, False, False, False
         limit = len(self.buf) - 1  # value + error message, UTF-8, framing
-        try:
-            while True:
-                left = t0 + timeout - time.monotonic()
-                if left <= 0:
-                    timed_out = True
+        while True:
+            left = t0 + timeout - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([exit_fd] + ([] if eof else [r]), [], [], left)
+            if r in ready:
+                got = os.readv(r, [view[n:]])
+                eof = got == 0
+                n += got
+                if n > limit:
+                    too_big = True
                     break
-                ready, _, _ = select.select([pidfd] + ([] if eof else [r]), [], [], left)
-                if r in ready:
+            if exit_fd in ready:
+                exited = True
+                while not eof and n <= limit and select.select([r], [], [], 0)[0]:  # what is already there
                     got = os.readv(r, [view[n:]])
                     eof = got == 0
                     n += got
-                    if n > limit:
-                        too_big = True
-                        break
-                if pidfd in ready:
-                    exited = True
-                    while not eof and n <= limit and select.select([r], [], [], 0)[0]:  # what is already there
-                        got = os.readv(r, [view[n:]])
-                        eof = got == 0
-                        n += got
-                    too_big = n > limit
-                    break
-        finally:
-            os.close(pidfd)
+                too_big = n > limit
+                break
         if timed_out or too_big or not exited:
-            _kill_tree(pid)
-        _, status = os.waitpid(pid, 0)
+            kill()
+        status = reap()
         if timed_out or too_big:
             self.buf[:n] = bytes(n)
         if timed_out:
@@ -911,6 +1017,23 @@ def _child(worker: Worker, job: dict, wfd: int, rundir, timeout: float) -> None:
             view = view[write(wfd, view):]
     finally:
         exit_(0)
+
+
+def _zygote_child(worker: Worker, spec_r: int, wfd: int, timeout: float) -> None:  # pragma: no cover
+    """In a program's process forked by the zygote: read the job, then run it as usual."""
+    try:
+        chunks = []
+        while True:
+            b = os.read(spec_r, 1 << 16)
+            if not b:
+                break
+            chunks.append(b)
+        os.close(spec_r)
+        job = json.loads(b"".join(chunks).decode("utf-8"))
+    except BaseException as e:
+        _write_all(wfd, worker.report.frame(2, (None, "SandboxSetupError", f"{type(e).__name__}: {e}"), 1000))
+        os._exit(3)
+    _child(worker, job, wfd, worker.rundir, timeout)
 
 
 def _pid1_parent(worker: Worker, job: dict, wfd: int, rundir, timeout: float) -> None:  # pragma: no cover
