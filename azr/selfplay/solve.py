@@ -32,11 +32,13 @@ def solver_prompts(task_type: TaskType, tasks: Sequence[Task], template_set: str
     return [solver_prompt(task_type, t, template_set=template_set) for t in tasks]
 
 
-def grade(env, task_type: TaskType, tasks: Sequence[Task], completions: Sequence[Completion]) -> list[Grade]:
-    """Grade ``completions[i]`` as an answer to ``tasks[i]`` (one sandbox batch)."""
+def grade(env, task_type: TaskType, tasks: Sequence[Task], completions: Sequence[Completion],
+          answer_format: str = "reference") -> list[Grade]:
+    """Grade ``completions[i]`` as an answer to ``tasks[i]`` (one sandbox batch);
+    ``answer_format``: see ``azr.tasks.parsing`` (reference | lenient)."""
     if len(tasks) != len(completions):
         raise ValueError("one completion per task expected")
-    parses = [parse_solution(task_type, c.text) for c in completions]
+    parses = [parse_solution(task_type, c.text, answer_format=answer_format) for c in completions]
     todo = [i for i, p in enumerate(parses) if p.ok]
     verdicts = env.verify(task_type, [tasks[i] for i in todo], [parses[i].answer for i in todo])
     by_index = dict(zip(todo, verdicts))
@@ -50,13 +52,13 @@ def grade(env, task_type: TaskType, tasks: Sequence[Task], completions: Sequence
     return out
 
 
-def grade_many(env, items: Sequence[tuple[TaskType, Task, Completion]]) -> list[Grade]:
+def grade_many(env, items: Sequence[tuple[TaskType, Task, Completion]], answer_format: str = "reference") -> list[Grade]:
     """Grade a mixed list of (task type, task, completion), one sandbox batch per type."""
     out: list[Grade | None] = [None] * len(items)
     for t in TaskType:
         idx = [i for i, it in enumerate(items) if it[0] is t]
         if idx:
-            for i, g in zip(idx, grade(env, t, [items[i][1] for i in idx], [items[i][2] for i in idx])):
+            for i, g in zip(idx, grade(env, t, [items[i][1] for i in idx], [items[i][2] for i in idx], answer_format)):
                 out[i] = g
     return out  # type: ignore[return-value]
 
