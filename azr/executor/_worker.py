@@ -18,9 +18,11 @@ As root, each worker once builds an *allowlisted* filesystem view: a fresh read-
 root holding read-only binds of the interpreter's standard library (its site-packages
 masked), the system shared-library directory and four device nodes, then ``pivot_root``
 into it (nothing else of the host is reachable, AF_UNIX socket files included). The worker
-joins a memory cgroup of its own (counting tmpfs, shared memory and memfd pages). Per
-program: ``unshare(CLONE_NEWPID)`` then ``fork`` (the child is PID 1 of a fresh PID
-namespace, so every process it starts dies with it); the child enters new mount and IPC
+joins a memory cgroup of its own (counting tmpfs, shared memory and memfd pages), and forks
+a *zygote* before it receives any job. Per program the zygote does ``unshare(CLONE_NEWPID)``
+then ``fork`` (the child is PID 1 of a fresh PID namespace, so every process it starts dies
+with it) and the child reads its job from a pipe: its memory never held another job. The
+worker supervises it (wall clock, report pipe) and asks the zygote to kill it. The child enters new mount and IPC
 namespaces, mounts a fresh size- and inode-capped tmpfs on /tmp (its working directory:
 it vanishes with the namespace, whatever it holds), starts a new session, sets rlimits,
 switches to an unprivileged user, sets ``PR_SET_NO_NEW_PRIVS`` and a seccomp filter (no
