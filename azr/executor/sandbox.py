@@ -9,7 +9,9 @@ model, with what is and is not contained, is in the README ("Threat model"); in 
   the caller may hold torch, CUDA contexts or threads. As root it lives in a filesystem view
   built from an allowlist (the standard library, shared libraries, four device nodes) and a
   memory cgroup of its own (see ``_worker.py``).
-- Each program runs in a fresh child forked from a worker: PID 1 of a new PID namespace,
+- Each program runs in a fresh child forked from the worker's zygote (a copy of the worker
+  made before it received any job, so no other job's text is in the child's memory): PID 1
+  of a new PID namespace,
   new mount and IPC namespaces, a private size- and inode-capped tmpfs ``/tmp`` that
   vanishes with it, the worker's network namespace (no interface up), rlimits, an
   unprivileged user, ``PR_SET_NO_NEW_PRIVS`` and a seccomp filter. The worker kills it from
