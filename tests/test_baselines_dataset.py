@@ -120,3 +120,14 @@ def test_refusal_by_hash_works_without_a_data_directory(tmp_path):
     shutil.copy(gz, copy)
     with pytest.raises(BenchmarkRefused, match="humaneval/HumanEval.jsonl.gz"):
         load_dataset(copy, data_dir=tmp_path / "nowhere")
+
+
+def test_baseline_prompts_follow_the_selfplay_template_set():
+    """RLVR/SFT prompt with ``selfplay.template_set`` (azr-tiny was pretrained on the tiny set)."""
+    from azr.baselines.dataset import Problem
+    from azr.tasks.prompts import solver_prompt
+    from azr.tasks.types import TaskType, Triplet
+
+    p = Problem(TaskType.DEDUCTION, Triplet("def f(a):\n    return a + 1", "1", "2"))
+    assert p.prompt("tiny") == solver_prompt(TaskType.DEDUCTION, p.task, template_set="tiny")
+    assert p.prompt("tiny") != p.prompt("reference")

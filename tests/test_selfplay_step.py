@@ -290,3 +290,21 @@ def test_proposer_rows_at_another_temperature_are_off_policy(env):
     exp = collect(cfg_with("controls.propose_temperature=1.3"), scripted(hostile=False), env, buffers, step=1)
     for r in exp.rollouts:
         assert r.off_policy is (r.role is Role.PROPOSE) and r.explore is False
+
+
+def test_answer_format_setting_reaches_the_solver_grades(env):
+    """``selfplay.answer_format``: text between </think> and <answer> is a format error under
+    the reference check (-1) and a graded answer under the lenient one."""
+    chatty = "the output is 42</think>\nso:\n<answer>\n```output\n42\n```\n</answer>"
+    results = {}
+    for fmt in ("reference", "lenient"):
+        buffers = Buffers()
+        buffers.seed_zero()
+        buffers[TaskType.DEDUCTION].add(Triplet("def f(a):\n    return a * 2", "21", "42"), 6)
+        engine = scripted(hostile=False)
+        engine.solutions[TaskType.DEDUCTION] = itertools.cycle([chatty])
+        exp = collect(cfg_with(f"selfplay.answer_format={fmt}"), engine, env, buffers, step=7)
+        results[fmt] = [r for r in exp.rollouts if r.group == (TaskType.DEDUCTION, Role.SOLVE)]
+    assert {r.outcome for r in results["reference"]} == {"format_error"}
+    assert all(r.reward == -1.0 for r in results["reference"])
+    assert any(r.correct for r in results["lenient"])

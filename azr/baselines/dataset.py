@@ -51,9 +51,9 @@ class Problem:
         """De-duplication key: (task type, content hash)."""
         return (self.task_type.value, self.task.content_hash)
 
-    def prompt(self) -> str:
-        """The solver prompt (same template as self-play)."""
-        return solver_prompt(self.task_type, self.task)
+    def prompt(self, template_set: str = "reference") -> str:
+        """The solver prompt (the self-play template set ``template_set``)."""
+        return solver_prompt(self.task_type, self.task, template_set=template_set)
 
     def reference_answer(self) -> str:
         """A correct answer: the output (deduction), the input (abduction), the program (induction)."""

@@ -51,7 +51,7 @@ def collect(cfg: BaselineConfig, engine, explorer, env, problems: list[Problem],
     n = cfg.rlvr.group_size
     k = explore_count(n, cfg.controls.explore_fraction)
     batch = [problems[i] for i in batch_indices(len(problems), cfg.rlvr.prompts_per_step, step, cfg.run.seed)]
-    prompts = [p.prompt() for p in batch]
+    prompts = [p.prompt(cfg.selfplay.template_set) for p in batch]
     t0 = time.perf_counter()
     params = cfg.rollout.sampling_params(n - k, derive_seed(cfg.run.seed, step, "rlvr/solve"))
     groups = engine.generate(prompts, params) if n - k else [[] for _ in prompts]
@@ -62,7 +62,7 @@ def collect(cfg: BaselineConfig, engine, explorer, env, problems: list[Problem],
         groups = [g + e for g, e in zip(groups, extra)]
     t1 = time.perf_counter()
     items = [(p.task_type, p.task, c) for p, g in zip(batch, groups) for c in g]
-    grades = grade_many(env, items)
+    grades = grade_many(env, items, cfg.selfplay.answer_format)
     t2 = time.perf_counter()
     rollouts, group_ids = [], []
     for j, (p, prompt, g) in enumerate(zip(batch, prompts, groups)):

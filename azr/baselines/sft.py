@@ -57,12 +57,14 @@ def sft_update(model, optimizer, scheduler, pairs: list[tuple[list[int], list[in
     return metrics, rows
 
 
-def reference_pairs(problems: list[Problem], tokenizer, think: str = "") -> list[tuple[list[int], list[int]]]:
-    """(prompt ids, completion ids + EOS) per problem; prompts tokenised as the engine does."""
+def reference_pairs(problems: list[Problem], tokenizer, think: str = "", template_set: str = "reference"
+                    ) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, completion ids + EOS) per problem; prompts (of ``template_set``) tokenised
+    as the engine does."""
     eos = tokenizer.eos_token_id
     out = []
     for p in problems:
-        prompt = tokenizer(p.prompt())["input_ids"]
+        prompt = tokenizer(p.prompt(template_set))["input_ids"]
         target = tokenizer(p.reference_completion(think), add_special_tokens=False)["input_ids"] + [eos]
         out.append((prompt, target))
     return out
@@ -75,9 +77,9 @@ def rejection_pairs(cfg: BaselineConfig, engine, env, problems: list[Problem], s
     from azr.selfplay.solve import grade_many
 
     params = cfg.rollout.sampling_params(cfg.sft.rejection_samples, derive_seed(cfg.run.seed, step, "sft/sample"))
-    groups = engine.generate([p.prompt() for p in problems], params)
+    groups = engine.generate([p.prompt(cfg.selfplay.template_set) for p in problems], params)
     items = [(p.task_type, p.task, c) for p, g in zip(problems, groups) for c in g]
-    grades = grade_many(env, items)
+    grades = grade_many(env, items, cfg.selfplay.answer_format)
     accuracy = {}
     for t in {p.task_type for p in problems}:
         mine = [g.correct for (tt, _, _), g in zip(items, grades) if tt is t]
@@ -114,7 +116,7 @@ class SFT(BaselineProgram):
             metrics["sft/kept"] = len(pairs)
             metrics["sft/kept_rate"] = len(pairs) / (len(chosen) * cfg.sft.rejection_samples)
         else:
-            pairs = reference_pairs(chosen, s.tokenizer, cfg.sft.think)
+            pairs = reference_pairs(chosen, s.tokenizer, cfg.sft.think, cfg.selfplay.template_set)
             metrics = {"sft/kept": len(pairs)}
         t1 = time.perf_counter()
         progress.phase(step, "update")

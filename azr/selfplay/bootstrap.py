@@ -35,7 +35,8 @@ def seed_buffers(cfg: Config, engine, env, buffers: Buffers) -> int:
                                         rng_for(seed, -rnd - 1, f"seed-references/{t.value}"), sp.template_set)
         outs = engine.generate([p.prompt for p in prompts],
                                cfg.rollout.sampling_params(1, derive_seed(seed, -rnd - 1, "seed-propose")))
-        parses = [parse_proposal(p.task_type, o[0].text, entry_rule=sp.entry_rule) for p, o in zip(prompts, outs)]
+        parses = [parse_proposal(p.task_type, o[0].text, entry_rule=sp.entry_rule,
+                                  answer_format=sp.answer_format) for p, o in zip(prompts, outs)]
         checked = check_proposals(env, prompts, parses, sp)
         for p, (task, _) in zip(prompts, checked):
             if task is not None and len(buffers[p.task_type]) < target:

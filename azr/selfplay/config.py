@@ -50,6 +50,10 @@ class SelfPlayConfig:
     template_set: Literal["reference", "tiny"] = "reference"
     """Prompt templates (``azr.tasks.prompts``): "reference" (the content and layout of AZR's
     prompts, in our words) or "tiny" (the short prompts the bundled azr-tiny was pretrained on)."""
+    answer_format: Literal["reference", "lenient"] = "reference"
+    """Answer format of every completion (``azr.tasks.parsing.extract_answer``): "reference"
+    (AZR's format check: only whitespace between ``</think>`` and ``<answer>``, ``</answer>``
+    required) or "lenient" (text in between and a missing ``</answer>`` accepted)."""
     learnability_samples: int = 8
     """n: solver samples per valid proposal to estimate its solve rate (AZR: 8), drawn at the
     rollout temperature (never greedily)."""
@@ -99,7 +103,7 @@ class SelfPlayConfig:
             )
         for name, known in (("induction_rule", ("reference", "lenient")), ("entry_rule", ("reference", "lenient")),
                             ("static_rules", ("reference", "strict")),
-                            ("template_set", ("reference", "tiny"))):
+                            ("template_set", ("reference", "tiny")), ("answer_format", ("reference", "lenient"))):
             if getattr(self, name) not in known:
                 raise ValueError(f"selfplay.{name} must be one of {known}, got {getattr(self, name)!r}")
         known = ("cruxeval_o", "cruxeval_i", "lcb_execution_i", "lcb_execution_o")

@@ -98,7 +98,8 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int, explorer=None
     tokens += sum(len(c.token_ids) for c in completions)
 
     # 2. parse + validate (sandbox)
-    parses = [parse_proposal(p.task_type, c.text, entry_rule=sp.entry_rule) for p, c in zip(prompts, completions)]
+    parses = [parse_proposal(p.task_type, c.text, entry_rule=sp.entry_rule,
+                            answer_format=sp.answer_format) for p, c in zip(prompts, completions)]
     with clock("execute"):
         checked = check_proposals(env, prompts, parses, sp)
 
@@ -113,7 +114,7 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int, explorer=None
         tokens += sum(len(c.token_ids) for cs in s_outs for c in cs)
         items = [(prompts[i].task_type, checked[i][0], c) for i, cs in zip(valid, s_outs) for c in cs]
         with clock("execute"):
-            grades = grade_many(env, items)
+            grades = grade_many(env, items, sp.answer_format)
         per_task = [grades[k * n:(k + 1) * n] for k in range(len(valid))]
         rates = dict(zip(valid, solve_rates(per_task)))
 
@@ -154,7 +155,7 @@ def collect(cfg: Config, engine, env, buffers: Buffers, step: int, explorer=None
     solved = [o[0] for o in outs]
     tokens += sum(len(c.token_ids) for c in solved)
     with clock("execute"):
-        grades = grade_many(env, [(t, task, c) for (t, task), c in zip(solve_items, solved)])
+        grades = grade_many(env, [(t, task, c) for (t, task), c in zip(solve_items, solved)], sp.answer_format)
 
     # 7. solver rewards
     for (t, task), prompt, c, g, x in zip(solve_items, s_prompts, solved, grades, s_explore):

@@ -77,7 +77,8 @@ class SelfPlay:
         if self.val_sets and step % cfg.selfplay.val_every == 0:
             progress.phase(step, "validate")
             t2 = time.perf_counter()
-            metrics.update(heldout_accuracy(s.engine, env, self.val_sets, cfg.rollout, cfg.selfplay.template_set))
+            metrics.update(heldout_accuracy(s.engine, env, self.val_sets, cfg.rollout, cfg.selfplay.template_set,
+                                            cfg.selfplay.answer_format))
             timings["validate"] = time.perf_counter() - t2
         gen_time = sum(timings.get(k, 0.0) for k in ("propose", "solve_rate", "solve"))
         metrics["tokens_per_s"] = exp.generated_tokens / gen_time if gen_time > 0 else 0.0

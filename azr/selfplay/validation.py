@@ -162,9 +162,11 @@ def build_heldout_sets(names: tuple[str, ...], size: int, data_dir_setting: str,
     return out
 
 
-def heldout_accuracy(engine, env, val_sets: list[ValSet], rollout_cfg, template_set: str = "reference") -> dict[str, float]:
+def heldout_accuracy(engine, env, val_sets: list[ValSet], rollout_cfg, template_set: str = "reference",
+                     answer_format: str = "reference") -> dict[str, float]:
     """Greedy solver accuracy on each set: ``{"val/<set>/accuracy": a}`` (``rollout_cfg``: the
-    ``RolloutConfig`` whose length limit and stop strings apply; decoding is greedy)."""
+    ``RolloutConfig`` whose length limit and stop strings apply; decoding is greedy;
+    ``template_set`` / ``answer_format``: the self-play config's)."""
     from dataclasses import replace
 
     metrics: dict[str, float] = {}
@@ -173,7 +175,7 @@ def heldout_accuracy(engine, env, val_sets: list[ValSet], rollout_cfg, template_
         if not vs.tasks:
             continue
         outs = engine.generate(solver_prompts(vs.task_type, vs.tasks, template_set), params)
-        grades = grade(env, vs.task_type, vs.tasks, [o[0] for o in outs])
+        grades = grade(env, vs.task_type, vs.tasks, [o[0] for o in outs], answer_format)
         metrics[f"val/{vs.name}/accuracy"] = sum(g.correct for g in grades) / len(grades)
         metrics[f"val/{vs.name}/format_error_rate"] = sum(g.outcome.value == "format_error" for g in grades) / len(grades)
     return metrics
