@@ -1,13 +1,11 @@
 """Pinned self-play metrics: a behaviour-preservation guard for refactors.
 
 Two steps of the tiny preset (shrunk through ``--set``) with a fixed seed, on CPU, through
-``azr.cli.main``. The numbers below were checked to be unchanged by the architecture consolidation of issue 16
-(75f4747) and re-recorded after the intended change of 50af698 (PPO mini-batches, solver
-batch from the previous step, tiny-preset loss defaults); a refactor that claims to preserve
-behaviour must reproduce them. If an
-intended change moves them, re-record them in the same commit and say why: set ``PINNED = {}``,
-run ``pytest tests/test_pinned_metrics.py -s`` on the code *before* the change's refactor part
-(recording mode prints the table) and paste the table here.
+``azr.cli.main``. The architecture consolidation of issue 16 (75f4747) left the numbers
+unchanged; they were re-recorded after intended changes (below). A refactor that claims to
+preserve behaviour must reproduce them. If an intended change moves them, re-record them in
+the same commit and say why: set ``PINNED = {}``, run ``pytest tests/test_pinned_metrics.py
+-s`` (recording mode prints the table) and paste the table here.
 
 Re-recorded for issue 17 (reference fidelity), an intended change: the tiny preset's 8-row PPO
 mini-batches (two optimizer steps here; the second mini-batch sees a moved policy, so
