@@ -144,3 +144,20 @@ def test_kv_bytes_and_the_gib_budget(tiny_policy):
         RolloutConfig(max_batch_tokens=-1)
     with pytest.raises(ValueError):
         RolloutConfig(decode_chunk=0)
+
+
+def test_kv_bytes_match_the_cache_hf_allocates(tiny_policy):
+    """The per-token K/V size the planner and the token budget use is what a static cache of
+    rows x (prompt + budget) really holds."""
+    from transformers import StaticCache
+
+    from azr.rollout.decode import _cache_keyword
+
+    model, _ = tiny_policy
+    rows, width, budget = 3, 5, 7
+    cache = StaticCache(config=model.config, max_cache_len=width + budget)
+    ids = torch.ones((rows, width), dtype=torch.long)
+    with torch.no_grad():
+        model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True, **{_cache_keyword(model): cache})
+    held = sum(layer.keys.nbytes + layer.values.nbytes for layer in cache.layers)
+    assert held == rows * (width + budget) * kv_bytes_per_token(model.config, torch.float32)
