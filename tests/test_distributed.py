@@ -71,12 +71,17 @@ def _batch(rows, adv_fn):
     return replace(batch, advantages=adv * batch.response_mask)
 
 
-def _config():
+def _config(mini_batch: int = 0):
     from dataclasses import replace
 
     from azr.config import Config
 
-    return replace(Config(), optim=OPTIM, loss=LossConfig(entropy_coef=1e-3))
+    return replace(Config(), optim=replace(OPTIM, ppo_mini_batch=mini_batch), loss=LossConfig(entropy_coef=1e-3))
+
+
+#: policy_update variants run on 2 ranks and on one process: (name, off-policy rows, mini-batch)
+POLICY_CASES = (("policy_update", (), 0), ("policy_update_offpolicy", OFF_POLICY_ROWS, 0),
+                ("policy_update_minibatches", (), 4))  # 11 rows in chunks of 4: chunks cross the ranks
 
 
 def _pairs():
@@ -136,10 +141,10 @@ def _worker(rank: int, world: int, port: int, out_dir: str, model_dir: str) -> N
     from azr.executor import ExecutorConfig, Job, Sandbox
     from azr.selfplay.update import policy_update
 
-    for name, off in (("policy_update", ()), ("policy_update_offpolicy", OFF_POLICY_ROWS)):
+    for name, off, mini in POLICY_CASES:
         module = wrap_ddp(_model(), info)
         opt = torch.optim.SGD(module.parameters(), lr=OPTIM.lr)
-        result[name] = policy_update(module, opt, None, _rollouts(off), _config(), 0, info=info)
+        result[name] = policy_update(module, opt, None, _rollouts(off), _config(mini), 0, info=info)
         result[f"{name}_state"] = {k: v.clone() for k, v in unwrap(module).state_dict().items()}
     # SFT: the RL core's update step with the sft loss, this rank's block of the pairs
     from azr.baselines.sft import sft_update
@@ -222,8 +227,8 @@ def test_two_ranks_equal_one_process(two_rank_results, kind, name):
     torch.testing.assert_close(got["entropy"], ref.entropy, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name,off", [("policy_update", ()), ("policy_update_offpolicy", OFF_POLICY_ROWS)])
-def test_two_ranks_policy_update_equals_selfplay_policy_update(two_rank_results, name, off):
+@pytest.mark.parametrize("name,off,mini", POLICY_CASES)
+def test_two_ranks_policy_update_equals_selfplay_policy_update(two_rank_results, name, off, mini):
     """The trainer-level update (azr.selfplay.update.policy_update) on one process vs 2 ranks:
     same parameters, same logged metrics (entropy and advantage metrics of every (task, role)
     group included; with off-policy rows, the importance-weight metrics too)."""
@@ -231,8 +236,9 @@ def test_two_ranks_policy_update_equals_selfplay_policy_update(two_rank_results,
 
     model = _model()
     opt = torch.optim.SGD(model.parameters(), lr=OPTIM.lr)
-    want = policy_update(model, opt, None, _rollouts(off), _config(), 0)
+    want = policy_update(model, opt, None, _rollouts(off), _config(mini), 0)
     got = two_rank_results[name]
+    assert want["loss/optimizer_steps"] == (3 if mini else 1)
     assert set(got) == set(want)
     if off:
         assert want["explore/fraction"] == pytest.approx(len(off) / B) and "explore/ess" in want
