@@ -415,6 +415,9 @@ def test_cli_gives_one_valid_json_row_per_line_whatever_it_reads(tmp_path):
     code, rows, _ = cli(tmp_path, "verify", [b"[[[" * 50_000 + b"\n",
                                             {"id": 1, "type": "deduction", "output": "1", "answer": "1"}])
     assert code == 0 and rows[0]["correct"] is False and rows[1]["correct"] is True
+    code, rows, _ = cli(tmp_path, "verify", [b'{"id": "' + b"x" * 4_100_000 + b'"}\n',
+                                            {"id": 2, "type": "deduction", "output": "1", "answer": "2"}])
+    assert code == 0 and "line longer" in rows[0]["reason"] and rows[1]["reason"] == "wrong_value"
     code, _, err = cli(tmp_path, "verify", [])
     assert code == 0
     missing = subprocess.run([sys.executable, "-m", "azr", "tasks", "verify", str(tmp_path / "nope.jsonl")],

@@ -100,8 +100,8 @@ class ExecutorConfig:
             raise ValueError(f"ray_actors must be >= 1, got {self.ray_actors}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
-        if not self.timeout_s > 0:
-            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
+        if not 0 < self.timeout_s < 1e6:
+            raise ValueError(f"timeout_s must be a positive number of seconds (< 1e6), got {self.timeout_s}")
         for name in ("memory_mb", "max_output_bytes", "max_file_mb", "max_open_files", "max_procs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

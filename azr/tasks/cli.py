@@ -59,10 +59,10 @@ def _read_records(fh, path: str, required: Callable[[dict], str | None]) -> Iter
     """Yield ``(line number, record, problem)`` for every line of a binary file handle:
     ``record`` is None and ``problem`` says why when the line cannot be used (reported on
     stderr too). Never raises on content."""
-    for lineno, raw in enumerate(fh, start=1):
+    for lineno, raw in enumerate(_lines(fh), start=1):
         rec, problem = None, ""
         try:
-            if len(raw) > _MAX_LINE_BYTES:
+            if raw is None:
                 raise ValueError(f"line longer than {_MAX_LINE_BYTES} bytes")
             line = raw.decode("utf-8")
             if not line.strip():
@@ -75,7 +75,8 @@ def _read_records(fh, path: str, required: Callable[[dict], str | None]) -> Iter
         except json.JSONDecodeError as e:
             problem = f"not valid JSON ({e.msg})"
         except (ValueError, MemoryError) as e:
-            problem = f"not valid JSON ({str(e)[:100]})" if str(e) != "blank line" else "blank line"
+            why = str(e)[:100]
+            problem = why if why == "blank line" or why.startswith("line longer") else f"not valid JSON ({why})"
         if not problem:
             problem = (required(rec) if isinstance(rec, dict) else "not a JSON object") or ""
         if problem:
@@ -84,6 +85,23 @@ def _read_records(fh, path: str, required: Callable[[dict], str | None]) -> Iter
             rec = None
         else:
             yield lineno, rec, ""
+
+
+def _lines(fh) -> Iterator[bytes | None]:
+    """The file's lines as bytes; ``None`` for a line longer than ``_MAX_LINE_BYTES`` (read
+    past in bounded pieces, never held whole)."""
+    while True:
+        raw = fh.readline(_MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > _MAX_LINE_BYTES:
+            while not raw.endswith(b"\n"):
+                raw = fh.readline(1 << 20)
+                if not raw:
+                    break
+            yield None
+        else:
+            yield raw
 
 
 def _complain(path: str, lineno: int, msg: str) -> None:
