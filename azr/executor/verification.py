@@ -112,7 +112,10 @@ def verify(
         if req.task_type == "deduction":
             verdicts[k] = verify_deduction(req.output, req.answer)
             continue
-        job_or_verdict = _build_job(req, timeout_s, code_answers)
+        try:
+            job_or_verdict = _build_job(req, timeout_s, code_answers)
+        except (RecursionError, MemoryError, ValueError, TypeError) as e:  # never the whole batch
+            job_or_verdict = _wrong("bad_task", f"{type(e).__name__}")
         if isinstance(job_or_verdict, Verdict):
             verdicts[k] = job_or_verdict
         else:
@@ -120,7 +123,10 @@ def verify(
             pending.append((k, req))
     runs = sandbox.run(jobs) if jobs else []
     for (k, req), res in zip(pending, runs):
-        verdicts[k] = _judge(req, res)
+        try:
+            verdicts[k] = _judge(req, res)
+        except (RecursionError, MemoryError, ValueError, TypeError) as e:  # never the whole batch
+            verdicts[k] = _wrong("bad_report", type(e).__name__)
     assert all(v is not None for v in verdicts)
     return verdicts  # type: ignore[return-value]
 
@@ -138,7 +144,7 @@ def abduction_job(program: str, answer: str, timeout_s: float | None = None) -> 
         return _wrong("answer_not_literal", f"{why}: {answer[:200]}")
     try:
         text = repr(parsed)
-    except (ValueError, RecursionError, MemoryError) as e:
+    except Exception as e:  # noqa: BLE001 - a value whose repr fails is this answer's problem only
         return _wrong("answer_not_literal", type(e).__name__)
     return Job(code=program, call_args=text, timeout_s=timeout_s)
 
