@@ -183,6 +183,13 @@ def _interpret(res: ExecResult, n_inputs: int, limits: ValidationLimits) -> Vali
     return Validation(True, "", "", tuple(outputs))
 
 
+def _interpret_safely(res: ExecResult, n_inputs: int, limits: ValidationLimits) -> Validation:
+    try:
+        return _interpret(res, n_inputs, limits)
+    except (RecursionError, MemoryError, ValueError, TypeError) as e:  # one job's report only
+        return _reject("bad_report", type(e).__name__)
+
+
 def validate(
     sandbox: Sandbox,
     proposals: Sequence[Proposal],
@@ -195,7 +202,11 @@ def validate(
     owners: list[tuple[int, int]] = []  # (proposal index, n inputs) per pair of jobs
     n_runs = 2 if limits.cross_process else 1
     for k, prop in enumerate(proposals):
-        check = check_program(prop.program, entry=limits.entry, max_chars=limits.max_program_chars)
+        try:
+            check = check_program(prop.program, entry=limits.entry, max_chars=limits.max_program_chars)
+        except (RecursionError, MemoryError, ValueError, TypeError) as e:  # never the whole batch
+            results[k] = _reject("syntax_error", type(e).__name__)
+            continue
         if not check.ok:
             results[k] = _reject(check.reason, check.detail)
             continue
@@ -216,9 +227,9 @@ def validate(
         owners.append((k, len(args)))
     runs = sandbox.run(jobs) if jobs else []
     for j, (k, n) in enumerate(owners):
-        first = _interpret(runs[n_runs * j], n, limits)
+        first = _interpret_safely(runs[n_runs * j], n, limits)
         if first.valid and n_runs == 2:
-            second = _interpret(runs[n_runs * j + 1], n, limits)
+            second = _interpret_safely(runs[n_runs * j + 1], n, limits)
             if not second.valid and second.reason in ("timeout", "memory_limit", "killed", "sandbox_error"):
                 first = second  # a resource failure of the second run, not evidence of nondeterminism
             elif not second.valid:
