@@ -9,7 +9,6 @@ with are documented there.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -21,10 +20,12 @@ from azr.eval.types import EvalSettings, Sample, SampleResult, ScoringContext, p
 
 
 def _literal(value: str | None):
-    try:
-        return ast.literal_eval(value) if value is not None else None
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
+    """A job's reported value, parsed as data (``None`` if it is not a plain value: the report
+    comes from the candidate's process, so it may be anything)."""
+    from azr.executor.literals import parse_literal
+
+    ok, parsed = parse_literal(value, max_chars=1 << 26, max_nodes=10**7) if value is not None else (False, None)
+    return parsed if ok else None
 
 
 def _failed_job(sample: Sample, res) -> SampleResult:
