@@ -184,8 +184,11 @@ def run_selfplay(args, device, peak_tflops: float | None) -> dict:
     arch = TINY_ARCH if args.tiny else QWEN25_CODER_3B
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        train_tokenizer(Path(tmp) / "tok", max_bytes=300_000 if args.tiny else 1_500_000)
+        tok = train_tokenizer(Path(tmp) / "tok", max_bytes=300_000 if args.tiny else 1_500_000)
         tok_s = time.perf_counter() - t0
+        # the folder names the architecture (config.json) next to the tokenizer; the weights are
+        # built in memory below (random, nothing to load)
+        qwen2_config(arch, tok.convert_tokens_to_ids(EOS_TOKEN)).save_pretrained(Path(tmp) / "tok")
         overrides = [
             f"model.path={tmp}/tok", f"model.device={device}", "model.dtype=float32",
             "model.gradient_checkpointing=true", f"rollout.max_new_tokens={args.max_new_tokens}",
