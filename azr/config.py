@@ -267,6 +267,42 @@ def check_registries(cfg: Config) -> None:
             raise ConfigError(f"{what}: unknown {name!r}; known: {sorted(registry)}")
 
 
+def check_values(cfg: Config, need_model: bool = True) -> None:
+    """Ranges that span sections or that the training code needs beyond a section's own checks,
+    and the paths that must exist (the model folder with its ``config.json``, an explicit data
+    directory, a behaviour model); each error names its key. Torch-free, creates nothing.
+    ``need_model=False`` (a resume that has checkpoints) skips the base model's path."""
+    from azr.rl.rundir import model_path_problem
+
+    if not cfg.rollout.temperature > 0:
+        raise ConfigError(f"rollout.temperature: must be > 0 for training (the update divides the logits by it; "
+                          f"greedy decoding, 0, is for evaluation only), got {cfg.rollout.temperature}")
+    if cfg.controls.propose_temperature is not None and not cfg.controls.propose_temperature > 0:
+        raise ConfigError(f"controls.propose_temperature: must be > 0 (or null), got {cfg.controls.propose_temperature}")
+    loss = cfg.loss
+    if not 0.0 <= loss.clip_low < 1.0:
+        raise ConfigError(f"loss.clip_low: must be in [0, 1) (the ratio is clipped below at 1 - clip_low), "
+                          f"got {loss.clip_low}")
+    if not loss.clip_high >= 0:
+        raise ConfigError(f"loss.clip_high: must be >= 0, got {loss.clip_high}")
+    if cfg.optim.grad_clip is not None and not cfg.optim.grad_clip > 0:
+        raise ConfigError(f"optim.grad_clip: must be > 0 (or null to disable), got {cfg.optim.grad_clip}")
+    if not cfg.optim.lr > 0:
+        raise ConfigError(f"optim.lr: must be > 0, got {cfg.optim.lr}")
+    if not cfg.run.run_dir.strip():
+        raise ConfigError("run.run_dir: is empty")
+    problem = model_path_problem(cfg.model.path, "model.path") if need_model else None
+    if problem is not None:
+        raise ConfigError(problem)
+    if cfg.controls.explore_model:
+        problem = model_path_problem(cfg.controls.explore_model, "controls.explore_model")
+        if problem is not None:
+            raise ConfigError(problem)
+    if cfg.run.data_dir and not Path(cfg.run.data_dir).expanduser().is_dir():
+        raise ConfigError(f"run.data_dir: no such directory {cfg.run.data_dir} (leave it empty to use "
+                          "AZR_DATA_DIR or the default data directory)")
+
+
 def preset_names() -> list[str]:
     """Names of the bundled presets (``azr/presets/<name>.yaml``)."""
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml") if "." not in p.stem)  # not tiny.baselines.yaml
@@ -292,7 +328,8 @@ def load_config(
     checked as one ``cls`` tree (``Config`` or a subclass; ``overlay``: a command's own
     settings on top of the preset, e.g. ``azr rlvr``'s).
 
-    Raises ``ConfigError`` (unknown key, wrong type, impossible value) before anything runs.
+    Raises ``ConfigError`` (unknown key, wrong type, impossible value, a model folder or data
+    directory that does not exist) before anything runs (``check_values``).
     """
     data: dict = preset_data(preset) if preset else {}
     if overlay is not None:
@@ -302,6 +339,7 @@ def load_config(
     data = apply_overrides(data, list(overrides), cls)
     cfg = from_dict(cls, data)
     check_registries(cfg)
+    check_values(cfg)
     return cfg
 
 
@@ -328,4 +366,7 @@ def load_resume_config(run_dir: str | os.PathLike, overrides: typing.Sequence[st
     data = apply_overrides(load_yaml(str(cfg_file)), [*overrides, f"run.run_dir={run_dir}"], cls)
     cfg = from_dict(cls, data)
     check_registries(cfg)
+    from azr.rl.rundir import CHECKPOINTS, list_checkpoints
+
+    check_values(cfg, need_model=not list_checkpoints(Path(run_dir) / CHECKPOINTS))
     return cfg

@@ -70,12 +70,14 @@ def test_bad_invocations_fail_cleanly(tmp_path, capsys):
     assert run_cli(["eval", "nope", "--samples", "x.jsonl", "--output", str(tmp_path)]) == 2
     assert run_cli(["eval", "humaneval", "--output", str(tmp_path)]) == 2  # neither source
     assert run_cli(["eval", "humaneval", "--model", "m", "--samples", "s", "--output", str(tmp_path)]) == 2
+    # the user's data errors exit 2 like every other user error (issue 18)
     assert run_cli(["eval", "humaneval", "--samples", str(tmp_path / "missing.jsonl"),
-                    "--output", str(tmp_path / "o"), "--data-dir", str(SHARED)]) == 1
+                    "--output", str(tmp_path / "o"), "--data-dir", str(SHARED)]) == 2
+    (tmp_path / "empty").mkdir()
     assert run_cli(["eval", "aime24", "--samples", str(tmp_path / "s.jsonl"), "--output", str(tmp_path / "o"),
-                    "--data-dir", str(tmp_path / "empty")]) == 1
+                    "--data-dir", str(tmp_path / "empty")]) == 2
     assert run_cli(["eval", "compare", str(tmp_path / "a.json")]) == 2
-    assert run_cli(["eval", "compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 1
+    assert run_cli(["eval", "compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 2
     err = capsys.readouterr().err
     assert "unknown benchmark" in err and "aime24/test.jsonl" in err and "samples file not found" in err
 

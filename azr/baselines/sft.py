@@ -128,8 +128,10 @@ class SFT(BaselineProgram):
         else:  # nothing (or too little to split over the ranks) to train on
             metrics["loss/skipped"] = 1.0
         metrics["sft/epoch"] = step * cfg.sft.batch_size / len(problems)
-        metrics.update({"time/data": t1 - t0, "time/update": time.perf_counter() - t1,
-                        "time/step": time.perf_counter() - t0})
+        t2 = time.perf_counter()
+        tokens = sum(len(prompt) + len(target) for prompt, target in pairs)  # every rank's rows
+        metrics.update({"sft/tokens": tokens, "tokens_per_s": tokens / (t2 - t1) if t2 > t1 else 0.0,
+                        "time/data": t1 - t0, "time/update": t2 - t1, "time/step": t2 - t0})
         return metrics
 
 

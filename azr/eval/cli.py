@@ -105,7 +105,24 @@ def _eval_main(args) -> int:
     except ValueError as exc:
         print(f"azr eval: {exc}", file=sys.stderr)
         return 2
-    engine = load_engine(args.model, args.device, args.chat_template) if args.model else None
+    if args.data_dir and not Path(args.data_dir).expanduser().is_dir():
+        print(f"azr eval: --data-dir: no such directory {args.data_dir}", file=sys.stderr)
+        return 2
+    engine = None
+    if args.model:
+        from azr.rl.rundir import RunError, resolve_model_path
+
+        try:
+            model_path = resolve_model_path(args.model)  # the trainer's rules: cwd, then the repository
+            engine = load_engine(model_path, args.device, args.chat_template)
+        except RunError as exc:
+            print(f"azr eval: --model {exc}".replace("--model model.path: ", "--model: "), file=sys.stderr)
+            return 2
+        except (OSError, ValueError) as exc:  # a hub id that does not resolve, unreadable weights
+            first = (str(exc).strip().splitlines() or [""])[0]
+            print(f"azr eval: --model {args.model}: the model does not load ({type(exc).__name__}: {first})",
+                  file=sys.stderr)
+            return 2
     out_root = Path(args.output)
     summaries = []
     with ScoringContext(settings) as ctx:
@@ -116,9 +133,9 @@ def _eval_main(args) -> int:
                                    spec=spec, settings=settings, data_dir=args.data_dir,
                                    limit=args.limit, ks=args.k, ctx=ctx,
                                    meta={"model": args.model})
-            except (DataError, SamplesError) as exc:
+            except (DataError, SamplesError) as exc:  # the user's data: exit 2 like every user error
                 print(f"azr eval: {exc}", file=sys.stderr)
-                return 1
+                return 2
             summaries.append(summary)
     print(format_table(summaries))
     print(f"outputs in {out_root}")
@@ -133,7 +150,7 @@ def sampling_defaults(args) -> tuple[int, int]:
 
 
 def _compare_main(args) -> int:
-    from azr.eval.compare import compare, format_comparison
+    from azr.eval.compare import compare, format_comparison, run_labels
     from azr.eval.runner import load_summary
 
     paths = args.benchmarks[1:]
@@ -145,9 +162,8 @@ def _compare_main(args) -> int:
         result = compare(a, b)
     except (OSError, ValueError) as exc:
         print(f"azr eval compare: {exc}", file=sys.stderr)
-        return 1
-    print(format_comparison(result, Path(paths[0]).stem if Path(paths[0]).is_file() else paths[0],
-                            Path(paths[1]).stem if Path(paths[1]).is_file() else paths[1]))
+        return 2
+    print(format_comparison(result, *run_labels(paths)))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=1) + "\n")
     return 0

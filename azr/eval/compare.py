@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 from azr.eval.passk import paired_test, per_problem_pass_at_k
@@ -54,16 +55,41 @@ def compare(a: dict[str, Any], b: dict[str, Any], *, resamples: int = 10000,
     }
 
 
+#: File stems that name no run (``A/summary.json``): a column is then labelled by its folders.
+GENERIC_STEMS = ("summary", "results", "scores", "eval")
+
+
+def run_labels(paths) -> list[str]:
+    """Column labels of evaluations given by path: the shortest trailing part of each path
+    (a generic file name like ``summary.json`` dropped) that tells them apart, e.g.
+    ``runs/a/eval/summary.json``, ``runs/b/eval/summary.json`` -> ``a/eval``, ``b/eval``;
+    paths that cannot be told apart get ``#1``, ``#2``."""
+    parts = []
+    for p in paths:
+        pp = PurePath(p)
+        items = [*pp.parent.parts, pp.stem if pp.suffix == ".json" else pp.name]
+        if len(items) > 1 and items[-1].lower() in GENERIC_STEMS:
+            items = items[:-1]
+        parts.append([x for x in items if x not in ("/", ".", "")] or [str(p)])
+    labels = [x[-1] for x in parts]
+    for depth in range(1, max(len(x) for x in parts) + 1):
+        labels = ["/".join(x[-depth:]) for x in parts]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [f"#{i + 1}" for i in range(len(labels))]
+
+
 def format_comparison(result: dict[str, Any], name_a: str = "A", name_b: str = "B",
                       alpha: float = 0.05) -> str:
     head = (f"{result['benchmark']}: {name_b} - {name_a} on {result['num_problems']} paired problems"
             f" (sign-flip permutation test, bootstrap 95% CI)")
-    cols = f"{'k':>5}{name_a[:10]:>11}{name_b[:10]:>11}{'diff':>9}{'95% CI':>18}{'p':>9}  w/l/t"
+    wa, wb = max(11, len(name_a) + 1), max(11, len(name_b) + 1)  # each column headed by its run's full label
+    cols = f"{'k':>5}{name_a:>{wa}}{name_b:>{wb}}{'diff':>9}{'95% CI':>18}{'p':>9}  w/l/t"
     lines = [head, cols, "-" * len(cols)]
     for k, r in result["per_k"].items():
         mark = " *" if r["p_value"] < alpha else ""
         lines.append(
-            f"{k:>5}{100 * r['a']:>11.2f}{100 * r['b']:>11.2f}{100 * r['diff']:>+9.2f}"
+            f"{k:>5}{100 * r['a']:>{wa}.2f}{100 * r['b']:>{wb}.2f}{100 * r['diff']:>+9.2f}"
             f"  [{100 * r['ci_low']:>+6.2f},{100 * r['ci_high']:>+6.2f}]{r['p_value']:>9.4f}"
             f"  {r['wins']}/{r['losses']}/{r['ties']}{mark}"
         )

@@ -29,6 +29,7 @@ they are among the ``keep_last`` newest (the ``LATEST`` target is never deleted)
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -43,7 +44,7 @@ import torch
 from torch import nn
 
 from azr.rl.config import CheckpointConfig
-from azr.rl.rundir import LATEST_FILE, STATE_FILE, list_checkpoints
+from azr.rl.rundir import LATEST_FILE, STATE_FILE, disk_full_error, is_disk_full, list_checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +231,30 @@ def _set_config_dtype(folder: Path, dtype: torch.dtype) -> None:
     path.write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
 
 
+def _cleaned_on_failure(save):
+    """``save_checkpoint`` that leaves nothing behind when it fails: its temporary folder is
+    removed, a step folder moved aside is put back, and a full disk raises ``RunError``
+    naming the checkpoint and the free space."""
+
+    @functools.wraps(save)
+    def wrapper(ckpt_dir, step, *args, **kwargs):
+        try:
+            return save(ckpt_dir, step, *args, **kwargs)
+        except BaseException as e:
+            root, name = Path(ckpt_dir), checkpoint_name(step) if step >= 0 else ""
+            if name:
+                shutil.rmtree(root / f".tmp-{name}-{os.getpid()}", ignore_errors=True)
+                old = root / f".old-{name}-{os.getpid()}"
+                if old.exists() and not (root / name).exists():
+                    os.rename(old, root / name)
+            if is_disk_full(e):
+                raise disk_full_error(root / name, "checkpoint") from None
+            raise
+
+    return wrapper
+
+
+@_cleaned_on_failure
 def save_checkpoint(
     ckpt_dir: str | Path,
     step: int,
@@ -308,11 +333,17 @@ def save_checkpoint(
 
 def _write_latest(root: Path, name: str) -> None:
     tmp = root / f".{LATEST_FILE}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(name + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, root / LATEST_FILE)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(name + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, root / LATEST_FILE)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if is_disk_full(e):
+            raise disk_full_error(root / LATEST_FILE) from None
+        raise
     _fsync_dir(root)
 
 

@@ -60,6 +60,10 @@ class RolloutConfig:
                 f"cache_implementation must be one of {CACHE_IMPLEMENTATIONS}, "
                 f"got {self.cache_implementation!r}"
             )
+        if not self.temperature >= 0:  # also refuses NaN
+            raise ValueError(f"rollout.temperature must be >= 0 (0 = greedy), got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"rollout.top_p must be in (0, 1], got {self.top_p}")
         if self.max_batch_size < 1:
             raise ValueError("max_batch_size must be >= 1")
         if self.max_new_tokens < 1:

@@ -155,7 +155,8 @@ class RunConfig:
     data_dir: str = ""
     """Benchmark data directory; empty: the AZR_DATA_DIR environment variable (if set)."""
     sinks: tuple[str, ...] = ("jsonl",)
-    """Metric sinks: "jsonl" (always on), "tensorboard", "wandb" (each only if installed)."""
+    """Metric sinks: "jsonl" (always on), "tensorboard", "wandb" (a requested sink that is not
+    installed stops the run before it starts)."""
     wandb_project: str = "azr"
     """W&B project name when the "wandb" sink is on."""
     torch_threads: int = 0
@@ -163,6 +164,9 @@ class RunConfig:
     2-core machine 1 thread sampled a tiny model 20x faster than 2 (BENCHMARKS.md)."""
     progress: bool = True
     """Print a one-line progress display per phase (step, phase, tokens/s, rates, ETA)."""
+    overwrite: bool = False
+    """Let a fresh run replace the metric rows of a run directory that has no checkpoint
+    (refused otherwise; a directory with checkpoints is only ever continued with --resume)."""
 
     def __post_init__(self) -> None:
         if self.torch_threads < 0:

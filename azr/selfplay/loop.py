@@ -2,9 +2,13 @@
 
 ``run_loop(cfg, resume, program)`` runs ``program.total_steps`` steps into ``cfg.run.run_dir``:
 
-    (torchrun's process group, if any) -> run directory, train.log, config.yaml
-    -> open_session: model (base, or the newest checkpoint with optimizer, scheduler, RNG),
-       rollout engine, behaviour sampler, update module
+    preflight (sinks installed; a fresh run never replaces another run's checkpoints or rows)
+    -> (torchrun's process group, if any) -> run directory, train.log
+    -> open_session: model (base, or the newest checkpoint that loads, with optimizer,
+       scheduler, RNG; unreadable newer ones are skipped and named), rollout engine,
+       behaviour sampler, update module
+    -> config.yaml and config_history/ (each start appends its resolved config and the keys
+       changed since the previous start)
     -> metrics.jsonl truncated to the checkpoint's step (a resumed run drops the killed
        run's later rows), metric sinks, progress line
     -> sandbox (process pool, or Ray actors), ``program.prepare``
@@ -34,7 +38,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from azr.config import save_config, to_dict
+from azr.config import to_dict
 from azr.rl import rundir
 
 log = logging.getLogger("azr.train")
@@ -99,46 +103,85 @@ def _barrier(dp) -> None:
         barrier()
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _load_policy(cfg, model_cfg, path: str):
+    """Model, tokenizer, optimizer and scheduler of the folder ``path``."""
+    from azr.rl.optim import build_optimizer, build_scheduler
+    from azr.rollout.models import load_model, load_tokenizer
+
+    model = load_model(replace(model_cfg, path=path))
+    tokenizer = load_tokenizer(path, trust_remote_code=cfg.model.trust_remote_code)
+    optimizer = build_optimizer(model, cfg.optim)
+    scheduler = build_scheduler(optimizer, cfg.optim)
+    return model, tokenizer, optimizer, scheduler
+
+
+def _resume_policy(cfg, model_cfg, ckpt_dir: Path):
+    """The newest checkpoint of ``ckpt_dir`` that loads: ``(path, step, policy)`` or None when
+    there is none. Each one that does not load is logged with its reason and skipped; when
+    none loads, ``RunError`` lists them all."""
+    from azr.rl.checkpoint import load_checkpoint
+
+    skipped = []
+    for _, path in reversed(rundir.list_checkpoints(ckpt_dir)):
+        try:
+            model, tokenizer, optimizer, scheduler = _load_policy(cfg, model_cfg, str(path))
+            step = load_checkpoint(path, optimizer=optimizer, scheduler=scheduler).step
+        except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is skipped, with its reason
+            reason = _first_line(e)
+            log.warning("skipping checkpoint %s: it does not load (%s)", path, reason)
+            skipped.append(f"{path.name} ({reason})")
+            continue
+        if skipped:
+            log.warning("resuming from %s instead of the newer, unreadable %s", path.name, ", ".join(skipped))
+        return path, step, (model, tokenizer, optimizer, scheduler)
+    if skipped:
+        raise rundir.RunError(f"--resume: no checkpoint in {ckpt_dir} loads: {'; '.join(skipped)}")
+    return None
+
+
 def open_session(cfg, run_dir: Path, resume: bool, dp) -> Session:
-    """Load the model (base, or the newest checkpoint with optimizer/scheduler/RNG on resume).
+    """Load the model (base, or the newest checkpoint that loads, with optimizer/scheduler/RNG,
+    on resume).
 
     ``dp`` (``DistInfo``): rank 0 resolves the model folder first (it may build the fallback
     tiny model); under data parallelism the engines are sharded and the update module is
-    DDP-wrapped."""
+    DDP-wrapped. Raises ``RunError`` when the model or every checkpoint fails to load."""
     import torch
 
     from azr.distributed.sharded import ShardedEngine
-    from azr.rl.checkpoint import latest_checkpoint, load_checkpoint
-    from azr.rl.optim import build_optimizer, build_scheduler
     from azr.rl.parallel import wrap_ddp
     from azr.rollout.hf import HFEngine
-    from azr.rollout.models import load_model, load_tokenizer
     from azr.selfplay.offpolicy import behaviour_engine
 
-    ckpt = latest_checkpoint(run_dir / rundir.CHECKPOINTS) if resume else None
-    if resume and ckpt is None:
-        log.info("no checkpoint in %s yet: starting from step 0", run_dir / rundir.CHECKPOINTS)
     torch.manual_seed(cfg.run.seed)
     if cfg.run.torch_threads:
         torch.set_num_threads(cfg.run.torch_threads)
-    if ckpt is not None:
+    model_cfg = cfg.model
+    if dp.distributed and dp.device.type == "cuda":
+        model_cfg = replace(model_cfg, device=str(dp.device))  # one GPU per local rank
+    ckpt_dir = run_dir / rundir.CHECKPOINTS
+    found = _resume_policy(cfg, model_cfg, ckpt_dir) if resume else None
+    if resume and found is None:
+        log.info("no checkpoint in %s yet: starting from step 0", ckpt_dir)
+    start, ckpt = 0, None
+    if found is not None:
+        ckpt, start, (model, tokenizer, optimizer, scheduler) = found
         model_path = str(ckpt)
+        log.info("resumed from %s (step %d)", ckpt, start)
     else:
         model_path = rundir.resolve_model_path(cfg.model.path, run_dir, cfg.run.seed) if dp.is_main else ""
         _barrier(dp)  # the fallback tiny model is built once, by rank 0
         if not dp.is_main:
             model_path = rundir.resolve_model_path(cfg.model.path, run_dir, cfg.run.seed)
-    model_cfg = replace(cfg.model, path=model_path)
-    if dp.distributed and dp.device.type == "cuda":
-        model_cfg = replace(model_cfg, device=str(dp.device))  # one GPU per local rank
-    model = load_model(model_cfg)
-    tokenizer = load_tokenizer(model_path, trust_remote_code=cfg.model.trust_remote_code)
-    optimizer = build_optimizer(model, cfg.optim)
-    scheduler = build_scheduler(optimizer, cfg.optim)
-    start = 0
-    if ckpt is not None:
-        start = load_checkpoint(ckpt, optimizer=optimizer, scheduler=scheduler).step
-        log.info("resumed from %s (step %d)", ckpt, start)
+        try:
+            model, tokenizer, optimizer, scheduler = _load_policy(cfg, model_cfg, model_path)
+        except (OSError, ValueError) as e:  # no such hub id, no hub, unreadable weights
+            raise rundir.RunError(f"model.path {cfg.model.path}: the model does not load ({_first_line(e)})") from None
     log.info("model %s loaded (%.1fM parameters) on %s", model_path,
              sum(p.numel() for p in model.parameters()) / 1e6, next(model.parameters()).device)
     engine = HFEngine(model, tokenizer, cfg.rollout)
@@ -153,25 +196,51 @@ def open_session(cfg, run_dir: Path, resume: bool, dp) -> Session:
 
 
 def save(s: Session, program: Program, step: int) -> None:
-    """Checkpoint ``step`` (model, tokenizer, optimizer, scheduler, RNG, the program's files)."""
+    """Checkpoint ``step`` (model, tokenizer, optimizer, scheduler, RNG, the program's files).
+    A full disk raises ``RunError`` and leaves no partial files (earlier checkpoints intact)."""
     from azr.rl.checkpoint import save_checkpoint
 
-    with tempfile.TemporaryDirectory(dir=s.run_dir) as tmp:
-        save_checkpoint(s.run_dir / rundir.CHECKPOINTS, step, s.model, s.tokenizer, optimizer=s.optimizer,
-                        scheduler=s.scheduler, extra={"run_seed": s.cfg.run.seed},
-                        extra_files=program.state_files(s, Path(tmp)), policy=s.cfg.checkpoint)
+    try:
+        with tempfile.TemporaryDirectory(dir=s.run_dir, prefix=".tmp-state-") as tmp:
+            save_checkpoint(s.run_dir / rundir.CHECKPOINTS, step, s.model, s.tokenizer, optimizer=s.optimizer,
+                            scheduler=s.scheduler, extra={"run_seed": s.cfg.run.seed},
+                            extra_files=program.state_files(s, Path(tmp)), policy=s.cfg.checkpoint)
+    except OSError as e:
+        if rundir.is_disk_full(e):
+            raise rundir.disk_full_error(s.run_dir / rundir.CHECKPOINTS / f"step_{step:06d}", "checkpoint") from None
+        raise
+
+
+def preflight(cfg, resume: bool, run_dir: Path) -> None:
+    """Refuse, before anything is created, a run that cannot start: a requested metric sink
+    that is not installed, a fresh run into a directory holding checkpoints (``FileExistsError``)
+    or metric rows without a checkpoint (unless ``run.overwrite``)."""
+    rundir.check_sinks(cfg.run.sinks)
+    if resume:
+        return
+    if (run_dir / rundir.CHECKPOINTS / rundir.LATEST_FILE).exists() or rundir.list_checkpoints(run_dir / rundir.CHECKPOINTS):
+        raise FileExistsError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, "
+                              "or choose another --run-dir")
+    rows = rundir.metrics_rows(run_dir / rundir.METRICS_FILE)
+    if rows and not cfg.run.overwrite:
+        raise rundir.RunError(f"{run_dir} holds {rows} metric rows but no checkpoint; a fresh run would replace "
+                              f"them: choose another --run-dir, or pass --set run.overwrite=true")
 
 
 def run_loop(cfg, resume: bool, program: Program) -> Path:
     """Run ``program`` into ``cfg.run.run_dir`` (see the module doc); return the run directory.
 
-    Raises ``FileExistsError`` when a fresh run would overwrite a run directory with checkpoints."""
+    Raises ``FileExistsError`` when a fresh run would overwrite a run directory with
+    checkpoints, ``RunError`` for the anticipated failures (``preflight``, a model or
+    checkpoint that does not load, a full disk). A directory this call created is removed
+    again when such a failure comes before the first step's row."""
+    import shutil
+
     from azr.distributed.dist import destroy, init_distributed
 
     run_dir = Path(cfg.run.run_dir)
-    if not resume and (run_dir / rundir.CHECKPOINTS / rundir.LATEST_FILE).exists():
-        raise FileExistsError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, "
-                              "or choose another --run-dir")
+    preflight(cfg, resume, run_dir)
+    created = not run_dir.exists()
     dp = init_distributed(device=cfg.model.device)  # a no-op without torchrun's environment
     try:
         if dp.is_main:
@@ -180,6 +249,13 @@ def run_loop(cfg, resume: bool, program: Program) -> Path:
         handlers = rundir.setup_logging(run_dir, main=dp.is_main)
         try:
             return _run(cfg, resume, program, run_dir, dp)
+        except rundir.RunError as e:
+            log.error("%s", e)
+            rundir.remove_logging(handlers)
+            handlers = []
+            if created and dp.is_main and not rundir.metrics_rows(run_dir / rundir.METRICS_FILE):
+                shutil.rmtree(run_dir, ignore_errors=True)  # nothing of value was made: no half run left
+            raise
         finally:
             rundir.remove_logging(handlers)
     finally:
@@ -193,9 +269,12 @@ def _run(cfg, resume: bool, program: Program, run_dir: Path, dp) -> Path:
     from azr.selfplay.env import CodeEnv
     from azr.selfplay.progress import Progress
 
-    if dp.is_main:
-        save_config(cfg, run_dir / rundir.CONFIG_FILE)
     s = open_session(cfg, run_dir, resume, dp)
+    if dp.is_main:
+        changes = rundir.record_config(run_dir, to_dict(cfg), s.start, resumed=resume)
+        if changes:
+            log.info("settings changed since the previous start (recorded in %s/): %s", rundir.HISTORY_DIR,
+                     ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changes.items()))
     if s.checkpoint is not None:
         program.restore(s, s.checkpoint)
     writer = None
@@ -215,7 +294,12 @@ def _run(cfg, resume: bool, program: Program, run_dir: Path, dp) -> Path:
                 metrics = program.step(s, env, step, progress)
                 metrics["time/checkpoint"] = last_save  # the previous step's save, if any
                 if dp.is_main:
-                    program.persist(s, step)
+                    try:
+                        program.persist(s, step)
+                    except OSError as e:
+                        if rundir.is_disk_full(e):
+                            raise rundir.disk_full_error(run_dir, f"the files of step {step} in") from None
+                        raise
                     writer.write(step, metrics)  # before the checkpoint: a resume never loses a row
                 last_save = 0.0
                 if (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == program.total_steps:

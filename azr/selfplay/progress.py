@@ -1,9 +1,17 @@
-"""A one-line-per-event progress display for ``azr train`` (stderr)."""
+"""A one-line-per-event progress display for ``azr train`` / ``rlvr`` / ``sft`` (stderr).
+
+Each step's summary line is also logged (logger ``azr.progress``), so ``train.log`` holds
+every step line even when the display is off; ``azr.rl.rundir.setup_logging`` keeps those
+records off stderr, where the display already printed them.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
+
+log = logging.getLogger("azr.progress")
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -13,12 +21,35 @@ def _fmt_duration(seconds: float) -> str:
     return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
-def _rates(metrics: dict, key: str) -> str:
-    vals = []
-    for t in ("deduction", "abduction", "induction"):
-        v = metrics.get(key.format(t=t))
-        vals.append("-" if v is None else f"{v:.2f}")
-    return "/".join(vals)
+def _rates(metrics: dict, key: str) -> str | None:
+    """"0.50/-/1.00" over deduction/abduction/induction; None when no task type has the key."""
+    vals = [metrics.get(key.format(t=t)) for t in ("deduction", "abduction", "induction")]
+    if all(v is None for v in vals):
+        return None
+    return "/".join("-" if v is None else f"{v:.2f}" for v in vals)
+
+
+def step_line(step: int, total: int, metrics: dict, eta: str) -> str:
+    """The summary line of a step: time, tokens/s, then what the run's kind reports
+    (self-play: valid and solve rates; RLVR: solve rates; SFT: its loss)."""
+    parts = [f"[step {step}/{total}] {metrics.get('time/step', 0.0):.1f}s",
+             f"{metrics.get('tokens_per_s', 0.0):.0f} tok/s"]
+    if metrics.get("loss/nll") is not None:
+        parts.append(f"loss {metrics['loss/nll']:.4f}")
+    elif metrics.get("loss/skipped"):
+        parts.append("loss - (nothing to train on)")
+    valid = _rates(metrics, "propose/{t}/valid_rate")
+    if valid is not None:
+        parts.append(f"valid d/a/i {valid}")
+    acc = _rates(metrics, "solve/{t}/accuracy")
+    if acc is not None:
+        parts.append(f"acc d/a/i {acc}")
+    val = " ".join(f"{k[4:]}={v:.2f}" for k, v in metrics.items()
+                   if k.startswith("val/") and k.endswith("accuracy") and v is not None)
+    if val:
+        parts.append(val)
+    parts.append(f"ETA {eta}")
+    return " | ".join(parts)
 
 
 class Progress:
@@ -43,12 +74,6 @@ class Progress:
         return (time.perf_counter() - self.t0) / done * (self.total - step)
 
     def done(self, step: int, metrics: dict) -> None:
-        val = " ".join(f"{k[4:]}={v:.2f}" for k, v in metrics.items() if k.startswith("val/") and k.endswith("accuracy"))
-        self._print(
-            f"[step {step}/{self.total}] {metrics.get('time/step', 0.0):.1f}s "
-            f"| {metrics.get('tokens_per_s', 0.0):.0f} tok/s "
-            f"| valid d/a/i {_rates(metrics, 'propose/{t}/valid_rate')} "
-            f"| acc d/a/i {_rates(metrics, 'solve/{t}/accuracy')}"
-            + (f" | {val}" if val else "")
-            + f" | ETA {_fmt_duration(self.eta(step)) if step > self.start else '?'}"
-        )
+        line = step_line(step, self.total, metrics, _fmt_duration(self.eta(step)) if step > self.start else "?")
+        self._print(line)
+        log.info("%s", line)
