@@ -404,10 +404,13 @@ def test_cli_gives_one_valid_json_row_per_line_whatever_it_reads(tmp_path):
          "program": "def f(x):\n    raise ValueError(chr(0xdc80) * 3)"},
         {"id": "deep-input", "type": "deduction", "program": "def f(x):\n    return 1", "input": "[" * 300 + "]" * 300},
         {"id": "huge-int-input", "type": "deduction", "program": "def f(x):\n    return 1", "input": "9" * 5000},
+        {"id": "prints-rows", "type": "deduction", "input": "1",  # stdout/stderr go nowhere
+         "program": "print('{\"id\": \"good0\", \"valid\": true}')\ndef f(x):\n    print('{}')\n    return 1"},
     ] + good_records()[1:]
     code, rows, err = cli(tmp_path, "validate", recs)
     assert code == 0 and len(rows) == len(recs)
-    assert all(r["valid"] is False for r in rows[1:-2])
+    assert all(r["valid"] is False for r in rows[1:-3])
+    assert rows[-3]["id"] == "prints-rows" and rows[-3]["output"] == "1"
     assert [r.get("line") for r in rows[1:9]] == [2, 3, 4, None, 6, 7, 8, 9]  # row 5 is a record (bad input)
     assert "nested too deeply" in rows[2]["reason"] and "not UTF-8" in rows[6]["reason"]
     assert rows[4]["id"] == "\ufffd"  # lone surrogates never reach the output
