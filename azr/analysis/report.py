@@ -110,6 +110,8 @@ def fig_passk(evals: list, out: Path) -> Figure:
 
 
 def fig_difficulty(runs: list[RunInfo], out: Path) -> Figure:
+    from azr.analysis.difficulty import bucket_label
+
     f = Figure("difficulty", "Response length and solve rate by question step")
     problems = []
     for r in runs:
@@ -129,7 +131,8 @@ def fig_difficulty(runs: list[RunInfo], out: Path) -> Figure:
         nq = d.get("questions_per_bucket", {})
         f.caption = (f"Deduction questions drawn from the buffers of {r.label}, grouped by the step that proposed "
                      f"them (buckets of {every} steps; questions per bucket: "
-                     f"{', '.join(f'{b}: {n}' for b, n in nq.items())}); {s.get('samples', '?')} responses per "
+                     f"{', '.join(f'{bucket_label(int(b), every)}: {n}' for b, n in nq.items())}); "
+                     f"{s.get('samples', '?')} responses per "
                      f"question from each model at temperature {s.get('temperature', '?')} (max "
                      f"{s.get('max_new_tokens', '?')} new tokens). Left: mean solve rate ± standard error over "
                      "questions; right: mean response length in tokens. Source: " + str(path))
