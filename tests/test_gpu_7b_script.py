@@ -25,6 +25,7 @@ def test_tiny_dry_run_covers_both_sections(tmp_path):
     assert json.loads(out.read_text())["info"]["device"].startswith("cpu")
     sp = res["selfplay"]
     assert sp["cache_check"]["identical_fraction"] == 1.0  # static and dynamic caches agree on the CPU
+    assert sp["cache_check"]["split_identical_fraction"] == 1.0  # and 5-row sub-batches equal one batch
     assert len(sp["generate_calls"]) >= 2 and all(c["generated_tokens"] > 0 for c in sp["generate_calls"])
     assert sp["update_sequences"] == 3 * 2 * 2  # 3 task types x (propose + solve) x 2 prompts
     assert sp["step_s"] >= sp["rollout_s"] > 0 and sp["update_tflops"] > 0
