@@ -270,8 +270,11 @@ class Worker:
         prot["mount_namespace"] = prot["allowlisted_root"] = False
         if s["isolate_mounts"] and self.root and prot["pid_namespace"] and "allowlisted_root" not in off:
             try:
+                # not even present in the view; reported for callers that check what is hidden
+                hidden = _hidden_tops(list(s.get("hide_paths", ())) + list(s.get("hide_extra", ())), (), False)
                 self._build_root()
                 prot["mount_namespace"] = prot["allowlisted_root"] = True
+                self.hidden = hidden
             except OSError:
                 pass
         if s["isolate_mounts"] and admin and not prot["mount_namespace"]:
