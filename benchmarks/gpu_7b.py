@@ -418,6 +418,8 @@ def report(result: dict) -> str:
     out = [f"{info['device']}, torch {info['torch']}, transformers {info['transformers']}, {info['date']}"]
     sp = result.get("selfplay")
     if sp:
+        out.append(f"\ncache check (tiny model): {sp['cache_check']}; self-play used "
+                   f"cache_implementation={sp['cache_implementation']}")
         out += [
             f"\nself-play step, {sp['arch']} ({sp['params'] / 1e9:.2f}B, random init), {sp['propose_batch']} "
             f"prompts per task type, budget {sp['max_new_tokens']} tokens, rollout.max_batch_tokens "
