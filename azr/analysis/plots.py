@@ -11,7 +11,7 @@ from pathlib import Path
 
 from azr.analysis.rundir import ROLES, TASKS
 
-Curve = tuple[list[int], list[float]]  # (steps, values)
+Curve = tuple  # (steps, values) or (steps, values, lows, highs): a rate with its interval per point
 TASK_STYLES = {"deduction": "-", "abduction": "--", "induction": ":"}
 DPI = 110
 
@@ -42,10 +42,20 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _integer_steps(ax) -> None:
+    """Ticks of a step axis at whole steps only (no 1.2, 1.4, ...)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _line(ax, curve: Curve, **kw) -> None:
-    steps, vals = curve
+    """One curve; a 4-tuple curve also gets its interval as a shaded band."""
+    steps, vals = curve[0], curve[1]
     marker = "o" if len(steps) <= 12 else None
-    ax.plot(steps, vals, marker=marker, markersize=3, linewidth=1.4, **kw)
+    (line,) = ax.plot(steps, vals, marker=marker, markersize=3, linewidth=1.4, **kw)
+    if len(curve) == 4:
+        ax.fill_between(steps, curve[2], curve[3], color=line.get_color(), alpha=0.15, linewidth=0)
 
 
 def plot_passk(curves_by_bench: dict[str, list], path: Path) -> Path:
@@ -85,6 +95,7 @@ def plot_difficulty(stats: Sequence[dict], every: int, path: Path) -> Path:
         ax2.plot(xs, [s["response_length"] for s in rows], marker="o", markersize=4, color=color, label=m)
     for ax in (ax1, ax2):
         ax.set_xlabel(f"step that proposed the question (buckets of {every})")
+        _integer_steps(ax)
         ax.legend()
     ax1.set_ylabel("mean solve rate")
     ax1.set_ylim(-0.02, 1.02)
@@ -101,7 +112,12 @@ def plot_proposal_solve_rate(rates_by_run: dict[str, list[tuple[int, float, int]
     fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
     for color, (label, rows) in zip(_colors(len(rates_by_run)), rates_by_run.items()):
         ax.plot([b for b, _, _ in rows], [r for _, r, _ in rows], marker="o", markersize=4, color=color, label=label)
+        if len(rows) <= 16:  # each point says how many proposals it averages
+            for b, r, n in rows:
+                ax.annotate(f"n={n}", (b, r), textcoords="offset points", xytext=(0, 5), ha="center",
+                            fontsize=6, color=color)
     ax.set_xlabel(f"proposing step (buckets of {every})")
+    _integer_steps(ax)
     ax.set_ylabel("estimated solve rate at proposal")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title("Difficulty of proposed tasks (all task types)")
@@ -129,6 +145,7 @@ def plot_entropy(curves_by_run: dict[str, dict[str, Curve]], path: Path) -> Path
     for ax, title in zip(axes, ["overall", "proposer (per task)", "solver (per task)"]):
         ax.set_title(f"Policy entropy, {title}")
         ax.set_xlabel("training step")
+        _integer_steps(ax)
     axes[0].legend(loc="best")
     for ax in axes[1:]:
         ax.legend(handles=styles, loc="best", title="task (colour = run)", title_fontsize=8)
@@ -160,8 +177,9 @@ def plot_sparsity(rows: Sequence[tuple[str, dict]], path: Path) -> Path:
 
 
 def plot_metric_panels(panels: Sequence[tuple], path: Path, ncols: int = 3) -> Path:
-    """A grid of line charts. ``panels``: [(title, y label, {run label: curve}[, (ymin, ymax)]),
-    ...]; the same run has the same colour in every panel."""
+    """A grid of line charts over whole training steps. ``panels``: [(title, y label, {run label:
+    curve}[, (ymin, ymax)]), ...]; the same run has the same colour in every panel; a curve with
+    (lows, highs) is drawn with its interval band."""
     plt = _pyplot()
     n = len(panels)
     ncols = min(ncols, n)
@@ -177,6 +195,7 @@ def plot_metric_panels(panels: Sequence[tuple], path: Path, ncols: int = 3) -> P
             ax.set_ylim(*ylim[0])
         ax.set_title(title)
         ax.set_xlabel("training step")
+        _integer_steps(ax)
         ax.set_ylabel(ylabel)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)

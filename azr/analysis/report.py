@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from azr.analysis import plots
+from azr.rl.rundir import find_model_folder
 from azr.analysis.entropy import entropy_curves
 from azr.analysis.rundir import (
     ROLES,
@@ -63,6 +64,57 @@ def _load_run(path: str | Path, baseline: bool) -> RunInfo:
     p = check_run_dir(path)
     cfg = load_config(p)
     return RunInfo(p, run_label(p, cfg), cfg, load_metrics(p), baseline, list_checkpoints(p))
+
+
+def run_kind(config: dict) -> str:
+    """"self-play", "rlvr" or "sft", from the run's own config.yaml (``baseline``, written by
+    ``azr rlvr`` / ``azr sft``)."""
+    kind = config.get("baseline") if isinstance(config, dict) else None
+    return kind if kind in ("rlvr", "sft") else "self-play"
+
+
+def _proposes(r: RunInfo) -> bool:
+    """Does the run have a proposer (and so a proposer reward)? Only self-play runs do."""
+    return not r.baseline and run_kind(r.config) == "self-play"
+
+
+def wilson_interval(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95% by default) of a rate observed on ``n`` samples."""
+    if n <= 0:
+        return (0.0, 1.0)
+    denom = 1 + z * z / n
+    centre = (rate + z * z / (2 * n)) / denom
+    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def rate_curve(rows: list[dict], key: str, n_key: str | None = None, n_fixed: int | None = None):
+    """``(steps, rates, lows, highs, ns)`` of the rate ``key``: each point's n is the row's
+    ``n_key`` (e.g. ``solve/deduction/count``) or ``n_fixed``; points without a known n are
+    dropped; lows/highs: the Wilson 95% interval."""
+    steps, vals, lows, highs, ns = [], [], [], [], []
+    for row in rows:
+        v, step = row.get(key), row.get("step")
+        n = row.get(n_key) if n_key else n_fixed
+        if not isinstance(v, (int, float)) or not isinstance(step, int) or not isinstance(n, int) or n <= 0:
+            continue
+        lo, hi = wilson_interval(float(v), n)
+        steps.append(step)
+        vals.append(float(v))
+        lows.append(lo)
+        highs.append(hi)
+        ns.append(n)
+    return steps, vals, lows, highs, ns
+
+
+def _n_text(ns_by_run: dict[str, list[int]]) -> str:
+    """"n = 4 (run a), 2-8 (run b)": the samples behind each point, per run."""
+    parts = []
+    for label, ns in ns_by_run.items():
+        if ns:
+            lo, hi = min(ns), max(ns)
+            parts.append(f"{lo if lo == hi else f'{lo}-{hi}'} ({label})")
+    return "n per point = " + ", ".join(parts) if parts else ""
 
 
 def _unique_labels(runs: list[RunInfo]) -> None:
@@ -149,7 +201,7 @@ def fig_proposal_difficulty(runs: list[RunInfo], out: Path, every: int | None = 
     data: dict[str, list[tuple[int, float, int]]] = {}
     rated: dict[str, list[tuple[int, float]]] = {}
     for r in runs:
-        if r.baseline:
+        if not _proposes(r):
             continue
         for task in TASKS:
             for e in load_buffer_entries(r.path, task):
@@ -173,7 +225,8 @@ def fig_proposal_difficulty(runs: list[RunInfo], out: Path, every: int | None = 
     f.file = plots.plot_proposal_solve_rate(data, every, out / "proposal_difficulty.png").name
     f.caption = (f"Mean solve rate estimated at proposal time (the learnability samples) of the {total} valid "
                  f"proposals kept in the buffers (current and checkpoint snapshots, step 0 seeds excluded), "
-                 f"by proposing step in buckets of {every}; all three task types pooled.")
+                 f"by proposing step in buckets of {every}; all three task types pooled; each point is labelled "
+                 f"with its number of proposals n.")
     return f
 
 
@@ -201,7 +254,7 @@ def _sparsity_pairs(r: RunInfo) -> list[tuple[Path, Path, str]]:
     model = r.config.get("model")
     base = model.get("path") if isinstance(model, dict) else None
     out = []
-    for cand in (r.path / "base_model", Path(base) if isinstance(base, str) and base else None):
+    for cand in (r.path / "base_model", find_model_folder(base) if isinstance(base, str) and base else None):
         if cand is not None and cand.is_dir() and has_weights(cand):
             out.append((cand, ckpts[-1].path, f"base model -> step {ckpts[-1].step}"))
             break
@@ -250,23 +303,32 @@ def fig_sparsity(runs: list[RunInfo], out: Path, atol: float | None = None) -> F
 
 def fig_rewards(runs: list[RunInfo], out: Path) -> Figure:
     f = Figure("rewards", "Validation accuracy and entropy for different proposer rewards")
-    selfplay = [r for r in runs if not r.baseline]
+    selfplay = [r for r in runs if _proposes(r)]  # RLVR / SFT runs have no proposer reward
     val_keys = sorted({k for r in selfplay for k in metric_keys(r.rows)
                        if k.startswith("val/") and k.endswith("/accuracy")})
     if not val_keys:
-        f.missing = "validation metrics `val/{set}/accuracy` in metrics.jsonl (selfplay.val_every > 0)"
+        f.missing = ("validation metrics `val/{set}/accuracy` of self-play runs in metrics.jsonl "
+                     "(selfplay.val_every > 0)")
         return f
     label = {r.label: f"{proposer_reward(r.config) or 'reward ?'}{', frozen' if frozen_proposer(r.config) else ''}"
              f" ({r.path.name})" for r in selfplay}
-    panels = []
+    panels, ns_by_run = [], {}
     for key in val_keys:
-        panels.append((f"Validation accuracy: {key.split('/')[1]}", "accuracy",
-                       {label[r.label]: c for r in selfplay if (c := series(r.rows, key))[0]}, UNIT))
+        curves = {}
+        for r in selfplay:
+            size = (r.config.get("selfplay") or {}).get("val_size") if isinstance(r.config, dict) else None
+            steps, vals, lows, highs, ns = rate_curve(r.rows, key, n_fixed=size if isinstance(size, int) else None)
+            if steps:
+                curves[label[r.label]] = (steps, vals, lows, highs)
+                ns_by_run.setdefault(label[r.label], []).extend(ns)
+        panels.append((f"Validation accuracy: {key.split('/')[1]}", "accuracy", curves, UNIT))
     panels.append(("Policy entropy, overall", "entropy (nats)",
                    {label[r.label]: c for r in selfplay if (c := series(r.rows, "entropy/overall"))[0]}))
     f.file = plots.plot_metric_panels(panels, out / "rewards.png").name
     rewards = sorted({proposer_reward(r.config) or "?" for r in selfplay})
-    f.caption = ("Accuracy on each validation set and overall policy entropy during training; each run is "
+    f.caption = ("Accuracy on each validation set (greedy answers to selfplay.val_size held-out tasks; "
+                 f"{_n_text(ns_by_run)}; shaded: Wilson 95% interval) and overall policy entropy during "
+                 "training; each self-play run is "
                  "labelled by the proposer reward in its config.yaml (`reward.proposer`). Rewards present: "
                  + ", ".join(rewards) + (". Only one reward: add runs with other rewards to compare."
                                           if len(rewards) == 1 else "."))
@@ -293,10 +355,22 @@ def fig_response_length(runs: list[RunInfo], out: Path) -> Figure:
 
 def fig_training(runs: list[RunInfo], out: Path) -> Figure:
     f = Figure("training", "Solver accuracy and proposal validity")
-    panels = []
+    panels, ns_by_run = [], {}
     for key, title, ylabel in ([(f"solve/{t}/accuracy", f"solver accuracy: {t}", "accuracy") for t in TASKS]
                                + [(f"propose/{t}/valid_rate", f"valid proposals: {t}", "valid rate") for t in TASKS]):
-        curves = {r.label: c for r in runs if (c := series(r.rows, key))[0]}
+        count_key = key.rsplit("/", 1)[0] + "/count"
+        curves = {}
+        for r in runs:
+            if key.startswith("propose/") and not _proposes(r):
+                continue
+            steps, vals, lows, highs, ns = rate_curve(r.rows, key, count_key)
+            if not steps:  # rows without counts: the rate alone
+                steps, vals = series(r.rows, key)
+                if steps:
+                    curves[r.label] = (steps, vals)
+                continue
+            curves[r.label] = (steps, vals, lows, highs)
+            ns_by_run.setdefault(r.label, []).extend(ns)
         if curves:
             panels.append((title, ylabel, curves, UNIT))
     if not panels:
@@ -304,7 +378,9 @@ def fig_training(runs: list[RunInfo], out: Path) -> Figure:
         return f
     f.file = plots.plot_metric_panels(panels, out / "training.png").name
     f.caption = ("Per training step: share of solver responses judged correct by the executor on the batch's "
-                 "tasks (top) and share of proposals that passed validation (bottom), per task type.")
+                 "tasks (top) and share of proposals that passed validation (bottom, self-play runs only), per "
+                 f"task type; {_n_text(ns_by_run) or 'n per point unknown (no count in metrics.jsonl)'} "
+                 "responses of the task type (`{role}/{task}/count`); shaded: Wilson 95% interval.")
     return f
 
 
@@ -320,11 +396,13 @@ def _runs_table(runs: list[RunInfo]) -> str:
     rows = []
     for r in runs:
         steps = [row.get("step") for row in r.rows if isinstance(row.get("step"), int)]
-        rows.append(f"<tr><td>{html.escape(r.label)}</td><td>{'baseline' if r.baseline else 'self-play'}</td>"
+        kind = run_kind(r.config) + (" (baseline)" if r.baseline else "")
+        proposes = _proposes(r)
+        rows.append(f"<tr><td>{html.escape(r.label)}</td><td>{html.escape(kind)}</td>"
                     f"<td><code>{html.escape(str(r.path))}</code></td>"
                     f"<td>{(max(steps) if steps else '-')}</td><td>{len(r.checkpoints)}</td>"
-                    f"<td>{html.escape(str(proposer_reward(r.config) or '-'))}</td>"
-                    f"<td>{'yes' if frozen_proposer(r.config) else 'no'}</td></tr>")
+                    f"<td>{html.escape(str(proposer_reward(r.config) or '-') if proposes else '-')}</td>"
+                    f"<td>{('yes' if frozen_proposer(r.config) else 'no') if proposes else '-'}</td></tr>")
     return ("<table><tr><th>run</th><th>kind</th><th>path</th><th>last step</th><th>checkpoints</th>"
             "<th>proposer reward</th><th>frozen proposer</th></tr>" + "".join(rows) + "</table>")
 
