@@ -381,6 +381,12 @@ class Worker:
                 base, files, events = "/sys/fs/cgroup" + v2[0], ("memory.max", "memory.swap.max"), "memory.events"
             else:
                 return False
+            for name in os.listdir(base):  # groups of workers that died with their caller (empty)
+                if name.startswith("azr-sandbox-") and not os.path.exists(f"/proc/{name[12:]}"):
+                    try:
+                        os.rmdir(os.path.join(base, name))
+                    except OSError:
+                        pass
             path = os.path.join(base, f"azr-sandbox-{os.getpid()}")
             os.mkdir(path)
             self.cgroup = path
