@@ -34,7 +34,14 @@ def test_same_tokens_for_a_seed_whatever_the_split_chunk_and_cache(tiny_policy):
     budget = 2 * (widest + 20)  # two rows of the widest prompt
     engine = HFEngine(model, tok, RolloutConfig(max_batch_tokens=budget, decode_chunk=2, prefill_tokens=7))
     assert 2 <= engine.max_batch_tokens() // (widest + 20) < 16
-    split = engine.generate(PROMPTS, params)
+    rows: list[int] = []
+    handle = model.register_forward_pre_hook(lambda m, args, kw: rows.append(kw["input_ids"].shape[0]),
+                                             with_kwargs=True)
+    try:
+        split = engine.generate(PROMPTS, params)
+    finally:
+        handle.remove()
+    assert max(rows) == 2  # no forward ever holds more rows than the token budget allows
     static = HFEngine(model, tok, RolloutConfig(max_batch_size=3, decode_chunk=5, prefill_tokens=10,
                                                 cache_implementation="static"))
     assert _key(split) == _key(whole)
