@@ -9,23 +9,23 @@
   (``absolute_zero_reasoner/rewards/reward_managers.py``, branch ``paper``; see
   docs/fidelity.md), each penalty a named ``RewardConfig`` field:
 
-  ============  =======================================  ===========================  ========
-  role          case                                     field                        default
-  ============  =======================================  ===========================  ========
-  proposer      the completion does not parse            ``format_error_reward``      -1
-  proposer      parsed, but the proposal is invalid       ``invalid_proposal``         -1
-                (program, inputs, execution, determinism)
-  proposer      valid, solve rate s in {0, 1}            ``degenerate_reward``        -0.5
-  proposer      valid, 0 < s < 1                          the registry's reward(s)
-  solver        the answer does not parse                ``format_error_reward``      -1
-  solver        parsed and wrong                          ``solver_wrong``             -0.5
-  solver        parsed and correct                        1
-  ============  =======================================  ===========================  ========
+  ========  ==========================================  =======================  =======
+  role      case                                        field                    default
+  ========  ==========================================  =======================  =======
+  proposer  the completion does not parse               ``format_error_reward``  -1
+  proposer  parsed, but invalid (program, inputs,       ``invalid_proposal``     -1
+            execution, determinism)
+  proposer  valid, solve rate s in {0, 1}               ``degenerate_reward``    -0.5
+  proposer  valid, 0 < s < 1                            the registry's reward(s)
+  solver    the answer does not parse                   ``format_error_reward``  -1
+  solver    parsed and wrong                            ``solver_wrong``         -0.5
+  solver    parsed and correct                                                   1
+  ========  ==========================================  =======================  =======
 
-  The options ``invalid_proposal=-0.5`` (an invalid proposal scored like a valid but
-  trivial one), ``degenerate_reward=0.0`` (the paper's equation taken literally) and
-  ``solver_wrong=0.0`` (a plain 1/0 solver reward for parsed answers) are earlier azr
-  behaviours. ``format_aware=False`` drops every penalty: role reward when passable, else 0.
+  Options: ``invalid_proposal=-0.5`` and ``solver_wrong=0.0`` restore azr's earlier rewards
+  (an invalid proposal scored like a valid but trivial one; a plain 1/0 solver reward);
+  ``degenerate_reward=0.0`` reads the paper's Eq. 4 literally. ``format_aware=False`` drops
+  every penalty: role reward when passable, else 0.
 """
 
 from __future__ import annotations
