@@ -41,7 +41,9 @@ def test_same_tokens_for_a_seed_whatever_the_split_chunk_and_cache(tiny_policy):
         split = engine.generate(PROMPTS, params)
     finally:
         handle.remove()
-    assert max(rows) == 2  # no forward ever holds more rows than the token budget allows
+    # no forward holds more rows than the budget allows: 2 at the widest prompt, a few more later
+    shortest = min(len(ids) for ids in engine.encode_prompts(PROMPTS))
+    assert rows[0] <= 2 and max(rows) <= budget // (shortest + 20)
     static = HFEngine(model, tok, RolloutConfig(max_batch_size=3, decode_chunk=5, prefill_tokens=10,
                                                 cache_implementation="static"))
     assert _key(split) == _key(whole)
