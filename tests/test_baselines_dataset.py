@@ -131,3 +131,12 @@ def test_baseline_prompts_follow_the_selfplay_template_set():
     p = Problem(TaskType.DEDUCTION, Triplet("def f(a):\n    return a + 1", "1", "2"))
     assert p.prompt("tiny") == solver_prompt(TaskType.DEDUCTION, p.task, template_set="tiny")
     assert p.prompt("tiny") != p.prompt("reference")
+
+
+def test_generated_dataset_output_check_never_raises_on_odd_reports():
+    """An output whose repr has an unhashable key is rejected, not a TypeError."""
+    from azr.baselines.generated import _literal_ok
+
+    assert _literal_ok("{[1]: 2}", 100) is False
+    assert _literal_ok("[1, 2]", 100) is True
+    assert _literal_ok("[1, 2]", 3) is False
