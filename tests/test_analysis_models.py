@@ -107,3 +107,15 @@ def test_difficulty_cli_with_real_models(tiny, tmp_path, capsys):
     assert {s["model"] for s in d["stats"]} == {"trained", "base"}
     assert d["questions_per_bucket"] == {"0": 2, "5": 2, "10": 2}
     assert all(s["responses"] == 2 * s["questions"] and s["response_length"] > 0 for s in d["stats"])
+
+
+def test_solve_questions_prompts_with_the_runs_template_set():
+    """The difficulty protocol asks the question the way the run's solver saw it."""
+    from azr.tasks.prompts import solver_prompt
+    from azr.tasks.types import TaskType, Triplet
+
+    q = Question(0, 1, "a", "def f(a):\n    return a + 1", "1", "2")
+    engine = ScriptedEngine([[render_solution("deduction", "2")]])
+    solve_questions(engine, [q], "m", samples=1, template_set="tiny", answer_format="lenient")
+    tiny_prompt = solver_prompt(TaskType.DEDUCTION, Triplet(q.program, q.input, q.output), template_set="tiny")
+    assert engine.calls[0][0] == [tiny_prompt]

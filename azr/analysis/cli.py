@@ -217,7 +217,9 @@ def _difficulty(args) -> int:
         from azr.rollout.config import ModelConfig, RolloutConfig
 
         # prompt the models the way the run prompted its solver (chat template, stop strings)
-        run_rollout = load_config(run).get("rollout") or {}
+        run_cfg = load_config(run)
+        run_rollout = run_cfg.get("rollout") or {}
+        run_selfplay = run_cfg.get("selfplay") or {}
         stop = tuple(run_rollout["stop"]) if isinstance(run_rollout.get("stop"), list) else RolloutConfig().stop
         rollout = RolloutConfig(stop=stop, chat_template=bool(run_rollout.get("chat_template", False)))
         budget = args.max_new_tokens or _run_budget(run)
@@ -237,7 +239,9 @@ def _difficulty(args) -> int:
             engine = HFEngine(model, load_tokenizer(path), rollout)
             attempts += d.solve_questions(engine, questions, label, samples=args.samples,
                                           max_new_tokens=budget, temperature=args.temperature,
-                                          seed=args.seed)
+                                          seed=args.seed,
+                                          template_set=run_selfplay.get("template_set", "reference"),
+                                          answer_format=run_selfplay.get("answer_format", "reference"))
             del model, engine
     except (ImportError, ValueError, OSError) as e:
         return _fail(f"could not run the models: {e}")

@@ -141,8 +141,10 @@ def deduction_verifier(items: Sequence[tuple[Question, str]]) -> list[bool]:
 def solve_questions(engine, questions: Sequence[Question], model_label: str,
                     verify: Verifier = deduction_verifier, *,
                     samples: int = 8, max_new_tokens: int = 512, temperature: float = 1.0,
-                    seed: int = 0) -> list[Attempt]:
-    """``samples`` responses per question from ``engine`` (a ``RolloutEngine``), verified.
+                    seed: int = 0, template_set: str = "reference", answer_format: str = "reference"
+                    ) -> list[Attempt]:
+    """``samples`` responses per question from ``engine`` (a ``RolloutEngine``), verified;
+    prompted and parsed as the run's solver was (``selfplay.template_set`` / ``answer_format``).
 
     ``verify([(question, answer), ...]) -> [correct, ...]`` checks parsed answers in bulk."""
     from azr.rollout.types import SamplingParams
@@ -150,14 +152,15 @@ def solve_questions(engine, questions: Sequence[Question], model_label: str,
     from azr.tasks.prompts import solver_prompt
     from azr.tasks.types import TaskType, Triplet
 
-    prompts = [solver_prompt(TaskType.DEDUCTION, Triplet(q.program, q.input, q.output)) for q in questions]
+    prompts = [solver_prompt(TaskType.DEDUCTION, Triplet(q.program, q.input, q.output), template_set=template_set)
+               for q in questions]
     params = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens, n=samples, seed=seed)
     completions = engine.generate(prompts, params)
     pending: list[tuple[int, int, str]] = []  # (question index, length, answer)
     attempts: list[Attempt] = []
     for qi, cs in enumerate(completions):
         for c in cs:
-            parsed = parse_solution(TaskType.DEDUCTION, c.text)
+            parsed = parse_solution(TaskType.DEDUCTION, c.text, answer_format=answer_format)
             if parsed.ok:
                 pending.append((qi, len(c.token_ids), parsed.answer))
             else:
