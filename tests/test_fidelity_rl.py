@@ -138,10 +138,11 @@ def _fidelity_rows():
     return rows
 
 
-def test_print_config_of_coder7b_matches_the_fidelity_table(capsys):
+@pytest.mark.parametrize("preset", ["coder7b", "coder3b"])
+def test_print_config_of_coder7b_matches_the_fidelity_table(capsys, preset):
     from azr.cli import main
 
-    assert main(["train", "--preset", "coder7b", "--print-config"]) == 0
+    assert main(["train", "--preset", preset, "--print-config"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     rows = _fidelity_rows()
     assert len(rows) >= 35
