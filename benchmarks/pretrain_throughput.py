@@ -36,13 +36,13 @@ def corpus_rate(n_programs: int) -> dict:
 def train_rate(steps: int, seq_len: int, batch_size: int, threads: int, hidden: int, layers: int, inter: int) -> dict:
     import torch
 
-    from azr.pretrain.config import ModelConfig
+    from azr.pretrain.config import ArchitectureConfig
     from azr.pretrain.train import _loss, build_model
     from azr.rollout.tiny import train_tokenizer
 
     torch.set_num_threads(threads)
     tok = train_tokenizer(vocab_size=8192, max_bytes=400_000)
-    mcfg = ModelConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, intermediate_size=inter)
+    mcfg = ArchitectureConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, intermediate_size=inter)
     out = {}
     for bf16 in (False, True):
         torch.manual_seed(0)

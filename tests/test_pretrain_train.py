@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from azr.pretrain.config import ModelConfig, TrainConfig
+from azr.pretrain.config import ArchitectureConfig, TrainConfig
 from azr.pretrain.train import Batches, build_model, lr_at, save_model, split_tokens, tokenize_documents, train
 
-TINY = ModelConfig(vocab_size=400, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+TINY = ArchitectureConfig(vocab_size=400, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                    num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128)
 CFG = TrainConfig(seq_len=32, batch_size=2, max_steps=6, warmup_steps=2, eval_every=3, lr=1e-2, threads=1, bf16=False)
 

@@ -48,7 +48,7 @@ class CorpusConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ArchitectureConfig:
     """Architecture of the tiny decoder (a Qwen2 causal LM with tied embeddings)."""
 
     vocab_size: int = 8192
@@ -117,5 +117,5 @@ class PretrainConfig:
     """The whole pipeline: corpus, model, training."""
 
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ArchitectureConfig = field(default_factory=ArchitectureConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -17,10 +17,10 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from azr.pretrain.config import ModelConfig, TrainConfig
+from azr.pretrain.config import ArchitectureConfig, TrainConfig
 
 
-def build_model(cfg: ModelConfig, tokenizer) -> torch.nn.Module:
+def build_model(cfg: ArchitectureConfig, tokenizer) -> torch.nn.Module:
     """A randomly initialised ``Qwen2ForCausalLM`` with tied embeddings sized for ``tokenizer``."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
