@@ -42,7 +42,7 @@ def register(subparsers) -> None:
                      help=f"pass@k-curve settings: n = {STUDY_N} samples per problem (pass@k up to k = {STUDY_N}) "
                           f"and a {STUDY_MAX_NEW_TOKENS}-token budget (AZR's training response length); "
                           "--n/--max-new-tokens still override. See docs/fidelity.md")
-    smp.add_argument("--template", default="plain", help="prompt template: plain | azr")
+    smp.add_argument("--template", default="plain", help="prompt template: plain | azr | azr-tiny")
     smp.add_argument("--chat-template", action="store_true", help="wrap prompts with the tokenizer's chat template")
     smp.add_argument("--seed", type=int, default=0)
     smp.add_argument("--device", default="auto")
