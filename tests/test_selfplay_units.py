@@ -70,22 +70,17 @@ def test_metrics_writer_and_truncation(tmp_path):
     assert rows[1] == {"step": 2, "a/b": 1.0, "nan": None, "none": None}
 
 
-def test_missing_optional_sink_falls_back_to_jsonl(tmp_path, monkeypatch, caplog):
-    import builtins
+def test_missing_optional_sink_is_an_error(tmp_path, monkeypatch):
+    """A requested sink whose package is absent stops the run before anything is written (issue 18)."""
+    import importlib.util
 
-    real_import = builtins.__import__
+    from azr.rl.rundir import RunError
 
-    def no_wandb(name, *a, **k):
-        if name == "wandb":
-            raise ImportError("No module named 'wandb'")
-        return real_import(name, *a, **k)
-
-    monkeypatch.setattr(builtins, "__import__", no_wandb)
-    w = MetricsWriter(tmp_path, ("jsonl", "wandb"))
-    w.write(1, {"x": 1})
-    w.close()
-    assert json.loads((tmp_path / "metrics.jsonl").read_text())["x"] == 1
-    assert "wandb" in caplog.text
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real_find_spec(name, *a))
+    with pytest.raises(RunError, match="run.sinks: the 'wandb' sink needs the 'wandb' package"):
+        MetricsWriter(tmp_path, ("jsonl", "wandb"))
+    assert not (tmp_path / "metrics.jsonl").exists()
 
 
 def test_progress_line():
@@ -102,15 +97,17 @@ def test_progress_line():
 def test_model_path_resolution(tmp_path, tiny_model_dir, caplog):
     from pathlib import Path
 
-    from azr.rl.rundir import BUNDLED_TINY, resolve_model_path
+    from azr.rl.rundir import BUNDLED_TINY, RunError, resolve_model_path
 
     def cfg(path):
         return str(path)
 
     assert resolve_model_path(cfg(tiny_model_dir), tmp_path) == str(tiny_model_dir)
     assert resolve_model_path(cfg("Qwen/Qwen2.5-Coder-3B"), tmp_path) == "Qwen/Qwen2.5-Coder-3B"
-    with pytest.raises(ValueError, match="model.path is empty"):
+    with pytest.raises(RunError, match="model.path is empty"):
         resolve_model_path(cfg(""), tmp_path)
+    with pytest.raises(RunError, match="no model folder"):
+        resolve_model_path(cfg(tmp_path / "nope"), tmp_path)
     bundled = Path(__file__).resolve().parents[1] / BUNDLED_TINY
     if (bundled / "config.json").is_file():
         assert resolve_model_path(cfg(BUNDLED_TINY), tmp_path) == str(bundled)

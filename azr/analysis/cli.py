@@ -227,13 +227,16 @@ def _difficulty(args) -> int:
         from azr.rollout.hf import HFEngine
         from azr.rollout.models import load_model, load_tokenizer
 
-        from azr.rl.rundir import RunError, resolve_model_path
+        from azr.rl.rundir import RunError, model_path_problem, resolve_model_path
 
         for path, label in zip(args.models, labels):
+            problem = model_path_problem(path, "--models")
+            if problem is not None:
+                return _fail(problem)
             try:
                 path = resolve_model_path(path)  # the trainer's rules: working directory, then the repository
             except RunError as e:
-                return _fail(str(e).replace("model.path", "--models", 1))
+                return _fail(f"--models {path}: {e}")
             model = load_model(ModelConfig(path=path, dtype="auto", device=args.device))
             model.eval()
             engine = HFEngine(model, load_tokenizer(path), rollout)

@@ -110,13 +110,17 @@ def _eval_main(args) -> int:
         return 2
     engine = None
     if args.model:
-        from azr.rl.rundir import RunError, resolve_model_path
+        from azr.rl.rundir import RunError, model_path_problem, resolve_model_path
 
+        problem = model_path_problem(args.model, "--model")
+        if problem is not None:
+            print(f"azr eval: {problem}", file=sys.stderr)
+            return 2
         try:
             model_path = resolve_model_path(args.model)  # the trainer's rules: cwd, then the repository
             engine = load_engine(model_path, args.device, args.chat_template)
-        except RunError as exc:
-            print(f"azr eval: --model {exc}".replace("--model model.path: ", "--model: "), file=sys.stderr)
+        except RunError as exc:  # the bundled tiny model's name while it is absent
+            print(f"azr eval: --model {args.model}: {exc}", file=sys.stderr)
             return 2
         except (OSError, ValueError) as exc:  # a hub id that does not resolve, unreadable weights
             first = (str(exc).strip().splitlines() or [""])[0]

@@ -16,23 +16,13 @@ import urllib.request
 from pathlib import Path
 
 from azr.eval.manifest import FILES, DataFile
-
-DATA_DIR_ENV = "AZR_DATA_DIR"
-DEFAULT_DATA_DIR = Path.home() / ".cache" / "azr" / "data"
+from azr.rl.rundir import DATA_DIR_ENV, DEFAULT_DATA_DIR, data_dir  # noqa: F401 - the one resolution rule
 # Raw-file base URL for GitHub sources: {base}/{owner}/{repo}/{commit}/{path}.
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
 
 
 class DataError(RuntimeError):
     """A benchmark file is missing, corrupt, or could not be fetched."""
-
-
-def data_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """The data directory: ``explicit`` > ``$AZR_DATA_DIR`` > ``~/.cache/azr/data``."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get(DATA_DIR_ENV)
-    return Path(env) if env else DEFAULT_DATA_DIR
 
 
 def sha256_of(path: Path) -> str:

@@ -197,9 +197,9 @@ class MetricsWriter:
 
     def __init__(self, run_dir: str | os.PathLike, sinks: tuple[str, ...] = ("jsonl",),
                  wandb_project: str = "azr", config: dict | None = None):
+        check_sinks(sinks)
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        check_sinks(sinks)
         self.sinks: list = [JsonlSink(run_dir / "metrics.jsonl")]
         for name in sinks:
             if name == "tensorboard":
@@ -358,6 +358,21 @@ def write_samples(run_dir: Path, step: int, records: list[dict]) -> None:
     with open(d / f"step_{step:06d}.jsonl", "w", encoding="utf-8") as fh:
         for r in records:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+#: Benchmark data: ``--data-dir`` / ``run.data_dir`` > ``$AZR_DATA_DIR`` > this folder (``data_dir``).
+DATA_DIR_ENV = "AZR_DATA_DIR"
+DEFAULT_DATA_DIR = Path.home() / ".cache" / "azr" / "data"
+
+
+def data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The benchmark data directory, one rule for every command (train's held-out sets, eval,
+    the baselines' benchmark guard): ``explicit`` > ``$AZR_DATA_DIR`` > ``~/.cache/azr/data``.
+    The config checker refuses an explicit ``run.data_dir`` that does not exist."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get(DATA_DIR_ENV)
+    return Path(env).expanduser() if env else DEFAULT_DATA_DIR
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,8 @@
 As in the reference code's in-training validation (its ``test_answer.parquet``, built by
 ``data_construction/process_code_reasoning_data.py``, branch paper), the sets are CRUXEval-O
 (deduction: predict the output) and CRUXEval-I (abduction: find an input) when
-``cruxeval/cruxeval.jsonl`` is in the data directory (``run.data_dir`` or ``AZR_DATA_DIR``),
+``cruxeval/cruxeval.jsonl`` is in the data directory (``run.data_dir``, ``AZR_DATA_DIR``, or
+``~/.cache/azr/data``: ``azr.rl.rundir.data_dir``, the rule ``azr eval`` uses),
 and LiveCodeBench-execution when ``livecodebench/execution.jsonl`` is there (rows of the
 ``livecodebench/execution`` test split: ``code``, ``input`` as a call ``name(args)``,
 ``output``): ``lcb_execution_i`` asks for an input as the reference does with these rows,
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +60,11 @@ class ValSet:
     tasks: tuple[Triplet, ...]
 
 
-def data_dir(configured: str) -> Path | None:
-    d = configured or os.environ.get("AZR_DATA_DIR", "")
-    return Path(d) if d else None
+def data_dir(configured: str) -> Path:
+    """The benchmark data directory (``azr.rl.rundir.data_dir``: the same rule as ``azr eval``)."""
+    from azr.rl.rundir import data_dir as resolve
+
+    return resolve(configured)
 
 
 def load_cruxeval(root: Path, size: int, seed: int) -> list[Triplet]:
