@@ -71,17 +71,20 @@ def _batch(rows, adv_fn):
     return replace(batch, advantages=adv * batch.response_mask)
 
 
-def _config(mini_batch: int = 0):
+def _config(mini_batch: int = 0, group: int = 0):
     from dataclasses import replace
 
     from azr.config import Config
 
-    return replace(Config(), optim=replace(OPTIM, ppo_mini_batch=mini_batch), loss=LossConfig(entropy_coef=1e-3))
+    return replace(Config(), optim=replace(OPTIM, ppo_mini_batch=mini_batch),
+                   loss=LossConfig(entropy_coef=1e-3, token_mean_group=group))
 
 
-#: policy_update variants run on 2 ranks and on one process: (name, off-policy rows, mini-batch)
-POLICY_CASES = (("policy_update", (), 0), ("policy_update_offpolicy", OFF_POLICY_ROWS, 0),
-                ("policy_update_minibatches", (), 4))  # 11 rows in chunks of 4: chunks cross the ranks
+#: policy_update variants run on 2 ranks and on one process: (name, off-policy rows, mini-batch,
+#: token-mean group)
+POLICY_CASES = (("policy_update", (), 0, 0), ("policy_update_offpolicy", OFF_POLICY_ROWS, 0, 0),
+                ("policy_update_minibatches", (), 4, 0),  # 11 rows in chunks of 4: chunks cross the ranks
+                ("policy_update_token_groups", (), 0, 3))  # groups of 3 rows, one across the ranks
 
 
 def _pairs():
@@ -141,10 +144,10 @@ def _worker(rank: int, world: int, port: int, out_dir: str, model_dir: str) -> N
     from azr.executor import ExecutorConfig, Job, Sandbox
     from azr.selfplay.update import policy_update
 
-    for name, off, mini in POLICY_CASES:
+    for name, off, mini, group in POLICY_CASES:
         module = wrap_ddp(_model(), info)
         opt = torch.optim.SGD(module.parameters(), lr=OPTIM.lr)
-        result[name] = policy_update(module, opt, None, _rollouts(off), _config(mini), 0, info=info)
+        result[name] = policy_update(module, opt, None, _rollouts(off), _config(mini, group), 0, info=info)
         result[f"{name}_state"] = {k: v.clone() for k, v in unwrap(module).state_dict().items()}
     # SFT: the RL core's update step with the sft loss, this rank's block of the pairs
     from azr.baselines.sft import sft_update
@@ -227,8 +230,8 @@ def test_two_ranks_equal_one_process(two_rank_results, kind, name):
     torch.testing.assert_close(got["entropy"], ref.entropy, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name,off,mini", POLICY_CASES)
-def test_two_ranks_policy_update_equals_selfplay_policy_update(two_rank_results, name, off, mini):
+@pytest.mark.parametrize("name,off,mini,group", POLICY_CASES)
+def test_two_ranks_policy_update_equals_selfplay_policy_update(two_rank_results, name, off, mini, group):
     """The trainer-level update (azr.selfplay.update.policy_update) on one process vs 2 ranks:
     same parameters, same logged metrics (entropy and advantage metrics of every (task, role)
     group included; with off-policy rows, the importance-weight metrics too)."""
@@ -236,7 +239,7 @@ def test_two_ranks_policy_update_equals_selfplay_policy_update(two_rank_results,
 
     model = _model()
     opt = torch.optim.SGD(model.parameters(), lr=OPTIM.lr)
-    want = policy_update(model, opt, None, _rollouts(off), _config(mini), 0)
+    want = policy_update(model, opt, None, _rollouts(off), _config(mini, group), 0)
     got = two_rank_results[name]
     assert want["loss/optimizer_steps"] == (3 if mini else 1)
     assert set(got) == set(want)

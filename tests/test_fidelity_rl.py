@@ -110,6 +110,7 @@ def test_rl_defaults_are_the_reference_paper_branch():
 
     loss, optim = LossConfig(), OptimConfig()
     assert (loss.clip_low, loss.clip_high, loss.dual_clip, loss.entropy_coef, loss.kl_coef) == (0.2, 0.2, None, 0.001, 0.0)
+    assert (loss.agg, loss.token_mean_group) == ("token-mean", 16)
     assert (optim.lr, optim.weight_decay, optim.grad_clip, optim.schedule) == (1e-6, 0.01, 1.0, "constant")
     assert (optim.ppo_mini_batch, optim.ppo_epochs, optim.decay_scope) == (128, 1, "all")
     assert (AdvantageConfig().estimator, AdvantageConfig().weighting) == ("trr++", "token")
@@ -241,3 +242,52 @@ def test_livecodebench_execution_validation_set(tmp_path, caplog):
     sets = build_heldout_sets(("lcb_execution_i", "lcb_execution_o"), 10, str(tmp_path), 0, env=None)
     assert [(s.name, s.task_type, len(s.tasks)) for s in sets] == [
         ("lcb_execution_i", TaskType.ABDUCTION, 1), ("lcb_execution_o", TaskType.DEDUCTION, 1)]
+
+
+def test_token_mean_groups_normalise_like_the_reference_micro_batches(tiny_policy):
+    """loss.token_mean_group=g: the loss is the mean over consecutive groups of g sequences of
+    each group's token mean (verl's per-micro-batch masked mean / gradient accumulation)."""
+    import copy
+    import dataclasses
+
+    import torch
+
+    from azr.rl.batch import make_policy_batch
+    from azr.rl.config import LossConfig, OptimConfig
+    from azr.rl.logprobs import policy_logprobs
+    from azr.rl.update import group_token_weights, ppo_update, recompute_logprobs
+
+    w = group_token_weights(torch.tensor([2.0, 6.0, 1.0, 1.0]), 2)
+    assert torch.allclose(w, torch.tensor([10 / 16, 10 / 16, 10 / 4, 10 / 4]))
+    assert float((w * torch.tensor([2.0, 6.0, 1.0, 1.0])).sum()) == 10.0  # the token count is kept
+    assert torch.equal(group_token_weights(torch.tensor([2.0, 6.0]), 2), torch.ones(2))
+
+    model, _ = tiny_policy
+    g = torch.Generator().manual_seed(3)
+    lens = [2, 7, 3, 1, 5, 4]
+    prompts = [torch.randint(1, 2000, (4,), generator=g).tolist() for _ in lens]
+    resps = [torch.randint(1, 2000, (k,), generator=g).tolist() for k in lens]
+    batch = make_policy_batch(prompts, resps, 0, advantages=torch.randn(len(lens), generator=g))
+    old, _ = recompute_logprobs(model, batch)
+    batch = dataclasses.replace(batch, old_logprobs=old)
+
+    ours = copy.deepcopy(model)
+    optim = OptimConfig(ppo_mini_batch=0, grad_clip=None, micro_batch_tokens=16)
+    ppo_update(ours, torch.optim.SGD(ours.parameters(), lr=1.0), None, batch,
+               LossConfig(entropy_coef=0.0, token_mean_group=2), optim)
+
+    ref = copy.deepcopy(model)
+    lp, _ = policy_logprobs(ref, batch.input_ids, batch.attention_mask, batch.response_mask)
+    per_token = -batch.advantages * torch.exp(lp - batch.old_logprobs) * batch.response_mask
+    groups = [per_token[i:i + 2].sum() / batch.response_mask[i:i + 2].sum() for i in range(0, len(lens), 2)]
+    (sum(groups) / len(groups)).backward()
+    with torch.no_grad():
+        for p in ref.parameters():
+            if p.grad is not None:
+                p -= p.grad
+    for (n, a), (_, b) in zip(ours.named_parameters(), ref.named_parameters()):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4), n
+    plain = copy.deepcopy(model)
+    ppo_update(plain, torch.optim.SGD(plain.parameters(), lr=1.0), None, batch,
+               LossConfig(entropy_coef=0.0, token_mean_group=0), optim)
+    assert any(not torch.allclose(a, b, atol=1e-6) for a, b in zip(plain.parameters(), ours.parameters()))

@@ -46,6 +46,10 @@ class LossConfig:
     # (reference paper: none; master: clip_ratio_c 3.0)
     agg: str = "token-mean"  # loss aggregation: token-mean, seq-mean-token-mean, seq-mean-token-sum-norm
     norm_length: int | None = None  # seq-mean-token-sum-norm divisor; None = the batch's padded response length
+    token_mean_group: int = 16  # token-mean: the loss of a mini-batch is the mean over consecutive
+    # groups of this many sequences of each group's token mean, as the reference normalises per
+    # micro-batch of 16 sequences (ppo_micro_batch_size_per_gpu=16, branch paper); 0 = one token
+    # mean over the whole mini-batch (every token weighs the same)
     entropy_coef: float = 0.001  # entropy bonus, loss -= coef * entropy (reference paper 0.001;
     # master 0.0)
     kl_coef: float = 0.0  # KL-to-reference penalty weight (reference: 0, no reference model)
@@ -67,6 +71,8 @@ class LossConfig:
             raise ValueError(f"dual_clip must be > 1 (or None), got {self.dual_clip}")
         if self.norm_length is not None and self.norm_length < 1:
             raise ValueError("norm_length must be >= 1 (or None)")
+        if self.token_mean_group < 0:
+            raise ValueError("token_mean_group must be >= 0")
 
 
 @dataclass(frozen=True)

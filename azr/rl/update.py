@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
-from azr.distributed.dist import DistInfo, all_reduce_max, all_reduce_sum, current
+from azr.distributed.dist import DistInfo, all_gather_rows, all_reduce_max, all_reduce_sum, current
 from azr.rl.batch import PolicyBatch
 from azr.rl.config import LossConfig, OptimConfig
 from azr.rl.logprobs import policy_logprobs
@@ -233,6 +233,26 @@ def apply_gradients(
 _SUMMED = ("loss/micro_batches", "loss/tokens", "loss/skipped")
 
 
+def group_token_weights(counts: torch.Tensor, group: int) -> torch.Tensor:
+    """Per-row factors ``[n]`` for the sample weights of ``n`` consecutive rows with ``counts
+    [n]`` loss tokens, such that the token mean over all rows becomes the mean, over the
+    consecutive groups of ``group`` rows that hold loss tokens, of each group's token mean
+    (the reference's per-micro-batch normalisation). The weighted token count is unchanged,
+    so the batch's normaliser is too. ``group <= 0`` or ``group >= n``: all ones."""
+    n = counts.numel()
+    if group <= 0 or n <= group:
+        return torch.ones(n, dtype=torch.float32)
+    c = counts.double()
+    gid = torch.arange(n) // group
+    per_group = torch.zeros(int(gid.max()) + 1, dtype=torch.float64).index_add_(0, gid, c)
+    live = int((per_group > 0).sum())
+    if live == 0:
+        return torch.ones(n, dtype=torch.float32)
+    tok = per_group[gid]
+    w = torch.where(tok > 0, c.sum() / (tok.clamp(min=1e-12) * live), torch.ones_like(tok))
+    return w.float()
+
+
 def ppo_update(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -273,9 +293,16 @@ def ppo_update(
     entropy = torch.zeros(batch.size, dtype=torch.float32)
     logprobs = torch.zeros(batch.input_ids.shape, dtype=torch.float32)
     collected: list[dict[str, float]] = []
+    regroup = loss_cfg.agg == "token-mean" and loss_cfg.token_mean_group > 0
     for k, chunk in enumerate(chunks):
         local = [i - rows.start for i in chunk if rows.start <= i < rows.stop]
-        res = update_step(model, optimizer, scheduler, batch.select(local), loss_cfg, optim_cfg,
+        part = batch.select(local)
+        if regroup and len(chunk) > loss_cfg.token_mean_group:
+            counts = all_gather_rows((part.response_mask * part.sample_mask[:, None]).sum(-1).float(), info)
+            w = group_token_weights(counts, loss_cfg.token_mean_group)
+            at = torch.as_tensor([rows.start + i - chunk[0] for i in local], dtype=torch.long)
+            part = replace(part, sample_mask=part.sample_mask * w[at].to(part.sample_mask.dtype))
+        res = update_step(model, optimizer, scheduler, part, loss_cfg, optim_cfg,
                           temperature=temperature, info=info)
         collected.append(res.metrics)
         if k < per_pass and local:
