@@ -4,6 +4,7 @@ such as a run's exported problems), then ``azr analyze sparsity`` against the ba
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -25,6 +26,10 @@ def test_sft_cli_two_steps_then_sparsity_vs_base(tiny_model_dir, tmp_path, capsy
     assert [r["step"] for r in rows] == [1, 2]
     for r in rows:
         assert r["loss/nll"] > 0 and r["loss/tokens"] > 0 and r["sft/kept"] == 4 and r["entropy/overall"] > 0
+        assert r["tokens_per_s"] > 0 and r["sft/tokens"] > 0  # the progress line's tok/s (issue 18)
+    log = (run / "train.log").read_text()  # every step line, with SFT's loss and throughput
+    rates = re.findall(r"\[step \d/2\] [0-9.]+s \| (\d+) tok/s \| loss \d", log)
+    assert len(rates) == 2 and all(int(x) > 0 for x in rates), log
     ckpt = run / "checkpoints" / "step_000002"
     capsys.readouterr()
     assert main(["analyze", "sparsity", str(tiny_model_dir), str(ckpt), "--json"]) == 0
