@@ -86,6 +86,15 @@ def test_impossible_values_refused_before_anything_exists(tmp_path, capsys, sett
     assert not run.exists()
 
 
+@pytest.mark.parametrize("option, value, text", [("--temperature", "-1", "--temperature"), ("--top-p", "2", "--top-p"),
+                                                 ("--limit", "0", "--limit"), ("--n", "0", "n must be >= 1")])
+def test_eval_impossible_values_refused_before_anything_exists(tmp_path, capsys, option, value, text):
+    out = tmp_path / "out"
+    assert main(["eval", "humaneval", "--model", str(BUNDLED), "--output", str(out), option, value]) == 2
+    assert text in one_line(capsys.readouterr().err)
+    assert not out.exists()
+
+
 # 2. a missing model --------------------------------------------------------------------------
 
 def test_missing_model_train_and_eval(tmp_path, capsys):

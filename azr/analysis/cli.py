@@ -133,7 +133,10 @@ def _sparsity(args) -> int:
             run = check_run_dir(args.paths[0])
             ckpts = [c.path for c in list_checkpoints(run)]
             mode = args.mode or ("base" if args.base else "consecutive")
-            pairs = checkpoint_pairs(ckpts, mode, Path(args.base) if args.base else None)
+            from azr.rl.rundir import find_model_folder  # the trainer's rule: working directory, then the repository
+
+            base = (find_model_folder(args.base) or Path(args.base)) if args.base else None
+            pairs = checkpoint_pairs(ckpts, mode, base)
         else:
             return _fail("give two checkpoints A B, or one run directory (with --mode/--base)")
         results = [compute_sparsity(a, b, atol=args.atol, chunk_bytes=args.chunk_mb << 20) for a, b in pairs]

@@ -117,6 +117,16 @@ def _n_text(ns_by_run: dict[str, list[int]]) -> str:
     return "n per point = " + ", ".join(parts) if parts else ""
 
 
+def _group_counts(runs: list[RunInfo], count_keys: list[str]) -> dict[str, list[int]]:
+    """{run label: the per-step values of ``count_keys`` (responses behind each point)}."""
+    out: dict[str, list[int]] = {}
+    for r in runs:
+        ns = [row[k] for row in r.rows for k in count_keys if isinstance(row.get(k), int)]
+        if ns:
+            out[r.label] = ns
+    return out
+
+
 def _unique_labels(runs: list[RunInfo]) -> None:
     seen: dict[str, int] = {}
     for r in runs:
@@ -239,8 +249,10 @@ def fig_entropy(runs: list[RunInfo], out: Path) -> Figure:
     f.file = plots.plot_entropy(curves, out / "entropy.png").name
     f.caption = ("Mean token entropy of the policy (nats; mean over responses of the mean over response tokens "
                  "of the full next-token distribution) at each training step, as logged by the trainer. Left: "
-                 "all groups; middle: proposer; right: solver (line style = task type). Runs: "
-                 + ", ".join(curves) + ".")
+                 "all groups; middle: proposer; right: solver (line style = task type); each point of a "
+                 "(role, task) curve averages that group's responses of the step ("
+                 + (_n_text(_group_counts(runs, [f"{ro}/{t}/count" for ro in ROLES for t in TASKS]))
+                    or "n per point not logged") + "). Runs: " + ", ".join(curves) + ".")
     return f
 
 
@@ -349,7 +361,9 @@ def fig_response_length(runs: list[RunInfo], out: Path) -> Figure:
         return f
     f.file = plots.plot_metric_panels(panels, out / "response_length.png").name
     f.caption = ("Mean length in tokens of the sampled responses of each (role, task) group at each training "
-                 "step (metric `{role}/{task}/response_length_mean`), runs overlaid.")
+                 "step (metric `{role}/{task}/response_length_mean`), runs overlaid; "
+                 + (_n_text(_group_counts(runs, [f"{ro}/{t}/count" for ro in ROLES for t in TASKS]))
+                    or "n per point not logged") + " responses (`{role}/{task}/count`).")
     return f
 
 

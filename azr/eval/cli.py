@@ -94,6 +94,9 @@ def _eval_main(args) -> int:
     if not args.output:
         print("azr eval: --output DIR is required", file=sys.stderr)
         return 2
+    if args.limit is not None and args.limit < 1:
+        print(f"azr eval: --limit must be >= 1, got {args.limit}", file=sys.stderr)
+        return 2
     n, max_new = sampling_defaults(args)
     try:
         spec = SamplingSpec(n=n, temperature=args.temperature, top_p=args.top_p,

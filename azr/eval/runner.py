@@ -34,6 +34,13 @@ class SamplingSpec:
     def __post_init__(self) -> None:
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
+        if not self.temperature >= 0:  # 0 = greedy; also refuses NaN
+            raise ValueError(f"--temperature must be >= 0 (0 = greedy), got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"--top-p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1 or self.batch_prompts < 1:
+            raise ValueError(f"--max-new-tokens and --batch-prompts must be >= 1, got {self.max_new_tokens} "
+                             f"and {self.batch_prompts}")
         if self.template not in TEMPLATES:
             raise ValueError(f"unknown template {self.template!r}; known: {sorted(TEMPLATES)}")
 
