@@ -156,6 +156,43 @@ def test_disk_full_at_checkpoint_says_so_and_keeps_the_run(run_copy, capsys, mon
     assert (run_copy / "metrics.jsonl").read_text().splitlines()[:2] == rows_before
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """Mount a tmpfs (root only; skipped elsewhere) and unmount it afterwards."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+
+    def mount(size_bytes: int) -> Path:
+        size = f"{max(1, size_bytes >> 20)}m"
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True)
+        if r.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+        return mnt
+
+    yield mount
+    if subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)  # busy (exiting workers): detach
+
+
+def test_disk_full_on_a_real_small_file_system(trained, small_disk, capsys):
+    """The same run on a tmpfs with room for the run and half a checkpoint: the real writers fail."""
+    def size(p: Path) -> int:
+        return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+    need = size(trained) + size(trained / "checkpoints" / "step_000002") // 2
+    run = small_disk(need) / "run"
+    shutil.copytree(trained, run)
+    before = snapshot(run / "checkpoints")
+    assert main(["train", "--resume", str(run), "--steps", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("disk full") == 1 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("azr train: disk full while writing checkpoint") and "MiB free there" in last
+    assert not [p for p in run.rglob("*") if p.name.startswith((".tmp", ".old", ".LATEST"))]
+    assert snapshot(run / "checkpoints") == before
+    assert "disk full" in (run / "train.log").read_text()
+
+
 def test_disk_full_on_a_metrics_row_keeps_the_file_whole(tmp_path, monkeypatch):
     from azr.rl.rundir import JsonlSink, RunError
 

@@ -82,14 +82,21 @@ def free_space(path: str | os.PathLike) -> str:
     return "unknown"  # unreachable
 
 
+#: How writers other than Python's own report a full disk: torch's serializer (a short write),
+#: safetensors' Rust writer (``IoError(Os { code: 28, kind: StorageFull, ... })``).
+_DISK_FULL_TEXTS = ("No space left on device", "StorageFull", "Disk quota exceeded", "unexpected pos",
+                    "PytorchStreamWriter failed writing")
+
+
 def is_disk_full(exc: BaseException) -> bool:
-    """Is ``exc`` a write that failed for lack of space (``OSError`` ENOSPC/EDQUOT, or torch's
-    serializer reporting a short write)?"""
+    """Is ``exc`` a write that failed for lack of space (``OSError`` ENOSPC/EDQUOT, or a library's
+    writer saying so in its own words)?"""
     if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
         return True
+    if not isinstance(exc, Exception) or isinstance(exc, OSError):
+        return False
     text = str(exc)
-    return isinstance(exc, RuntimeError) and ("unexpected pos" in text or "PytorchStreamWriter failed" in text
-                                              or "No space left" in text)
+    return any(t in text for t in _DISK_FULL_TEXTS)
 
 
 def disk_full_error(path: str | os.PathLike, what: str = "") -> RunError:
@@ -326,7 +333,8 @@ def list_checkpoints(ckpt_dir: str | os.PathLike) -> list[tuple[int, Path]]:
 
 def setup_logging(run_dir: Path, main: bool = True) -> list[logging.Handler]:
     """Log ``azr.*`` to ``<run>/train.log`` (rank 0 only) and stderr (except the per-step lines of
-    ``azr.progress``, which the progress display prints); return the handlers added."""
+    ``azr.progress``, which the progress display prints, and records logged with
+    ``extra={"file_only": True}``); return the handlers added."""
     root = logging.getLogger("azr")
     added: list[logging.Handler] = []
     if main:
@@ -336,7 +344,8 @@ def setup_logging(run_dir: Path, main: bool = True) -> list[logging.Handler]:
     if not any(type(h) is logging.StreamHandler for h in root.handlers):
         sh = logging.StreamHandler()
         sh.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-        sh.addFilter(lambda record: record.name != "azr.progress")  # the progress display prints those
+        # the progress display prints the step lines; the command prints a failure's one line itself
+        sh.addFilter(lambda record: record.name != "azr.progress" and not getattr(record, "file_only", False))
         added.append(sh)
     for h in added:
         root.addHandler(h)

@@ -250,7 +250,7 @@ def run_loop(cfg, resume: bool, program: Program) -> Path:
         try:
             return _run(cfg, resume, program, run_dir, dp)
         except rundir.RunError as e:
-            log.error("%s", e)
+            log.error("%s", e, extra={"file_only": True})  # the command prints it once, on stderr
             rundir.remove_logging(handlers)
             handlers = []
             if created and dp.is_main and not rundir.metrics_rows(run_dir / rundir.METRICS_FILE):
