@@ -179,6 +179,18 @@ def _math_loader(prefix: str, question: Callable, answer: Callable) -> Callable:
     return lambda path: _math(_read_jsonl(path), prefix, question, answer)
 
 
+def _generated_loader(kind: str) -> Callable:
+    """Loader of a generator benchmark (``azr.eval.generated``; no data file, cached)."""
+
+    def load(_root) -> list[Problem]:
+        from azr.eval.generated import load_generated
+        from azr.eval.types import EvalSettings
+
+        return load_generated(kind, EvalSettings().cache_dir or None)
+
+    return load
+
+
 _problem = lambda r: r["problem"]  # noqa: E731
 _question = lambda r: r["question"]  # noqa: E731
 _answer = lambda r: r["answer"]  # noqa: E731
@@ -231,6 +243,8 @@ _SPECS = [
             "gsm8k", _question, lambda r: r["answer"].split("####")[-1].strip().replace(",", "")
         ),
     ),
+    *(BenchmarkSpec(kind, kind, (), _generated_loader(kind), "held-out generated tasks")
+      for kind in ("gen-o", "gen-i", "gen-f")),
 ]
 
 BENCHMARKS: dict[str, BenchmarkSpec] = {s.name: s for s in _SPECS}
@@ -247,6 +261,9 @@ def load_benchmark(
     spec = BENCHMARKS.get(name)
     if spec is None:
         raise DataError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}")
+    if not spec.files:  # generated in the sandbox (azr.eval.generated)
+        problems = spec.loader(None)
+        return problems[:limit] if limit is not None else problems
     try:
         path = verified_path(spec.files[0], root)
     except DataError:

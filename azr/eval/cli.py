@@ -23,7 +23,8 @@ def register(subparsers) -> None:
             "azr eval BENCH... (--model PATH | --samples FILE) --output DIR  -- sample/score.\n"
             "azr eval compare A.json B.json  -- per-k differences with a paired test.\n"
             "Benchmarks: humaneval humanevalplus mbppplus cruxeval-o cruxeval-i livecodebench\n"
-            "livecodebench-v5 aime24 aime25 amc23 math500 minerva_math olympiadbench gsm8k."
+            "livecodebench-v5 aime24 aime25 amc23 math500 minerva_math olympiadbench gsm8k;\n"
+            "generator benchmarks (held-out generated tasks, --template azr | azr-tiny): gen-o gen-i gen-f."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -84,6 +85,11 @@ def _eval_main(args) -> int:
     unknown = [b for b in args.benchmarks if b not in BENCHMARKS]
     if unknown:
         print(f"azr eval: unknown benchmark(s) {unknown}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    generated = [b for b in args.benchmarks if BENCHMARKS[b].kind in ("gen-o", "gen-i", "gen-f")]
+    if generated and args.model and args.template == "plain":
+        print(f"azr eval: {generated[0]} is scored as the trainer's solver: give --template azr-tiny "
+              "(the tiny model's prompts) or --template azr", file=sys.stderr)
         return 2
     if bool(args.model) == bool(args.samples):
         print("azr eval: give exactly one of --model PATH or --samples FILE", file=sys.stderr)

@@ -10,12 +10,14 @@ from typing import Any
 
 from azr.eval.benchmarks import BENCHMARKS, Problem, load_benchmark
 from azr.eval.code_scoring import CODE_SCORERS
+from azr.eval.generated import GEN_TASK, score_generated
 from azr.eval.math_scoring import score_math
 from azr.eval.results import read_samples, samples_records, summarize, write_outputs
 from azr.eval.templates import TEMPLATES
 from azr.eval.types import EvalSettings, Sample, SampleResult, ScoringContext, progress_bar
 
-SCORERS: dict[str, Callable] = {**CODE_SCORERS, "math": score_math}
+SCORERS: dict[str, Callable] = {**CODE_SCORERS, "math": score_math,
+                                 **{k: score_generated(k) for k in GEN_TASK}}
 
 
 @dataclass(frozen=True)

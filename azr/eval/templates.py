@@ -21,6 +21,7 @@ import textwrap
 from collections.abc import Callable
 
 from azr.eval.benchmarks import Problem
+from azr.eval.generated import GEN_TASK, task_of
 from azr.tasks.parsing import parse_solution
 from azr.tasks.prompts import frame, solver_prompt
 from azr.tasks.types import TaskType, Triplet
@@ -84,6 +85,8 @@ def _azr_build(template_set: str) -> Callable:
         if kind in _CRUX_TASK:
             t = Triplet(p.meta["code"], p.meta["input"], p.meta["output"])
             return solver_prompt(_CRUX_TASK[kind], t, template_set=template_set), ("</answer>",)
+        if kind in GEN_TASK:  # generator benchmarks: the solver prompt of their task
+            return solver_prompt(GEN_TASK[kind], task_of(kind, p.meta), template_set=template_set), ("</answer>",)
         if kind in ("humaneval", "evalplus"):
             task = f"Complete this Python function. Answer with the whole function.\n```python\n{p.prompt}```"
         elif kind == "livecodebench":
@@ -99,8 +102,8 @@ def azr_extract(kind: str, p: Problem, text: str) -> tuple[str, str | None]:
     """CRUXEval: the trainer's own parser (``azr.tasks.parsing.parse_solution``); a completion
     it rejects gets the ``FORMAT_ERROR`` marker. Code benchmarks: the last fenced block of
     the last ``<answer>``."""
-    if kind in _CRUX_TASK:
-        parsed = parse_solution(_CRUX_TASK[kind], text)
+    if kind in _CRUX_TASK or kind in GEN_TASK:
+        parsed = parse_solution({**_CRUX_TASK, **GEN_TASK}[kind], text)
         return text, parsed.answer if parsed.ok else FORMAT_ERROR.format(reason=parsed.reason)
     m = _ANSWER.findall(text)
     answer = m[-1].strip() if m else ""
