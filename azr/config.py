@@ -272,7 +272,7 @@ def check_values(cfg: Config, need_model: bool = True) -> None:
     and the paths that must exist (the model folder with its ``config.json``, an explicit data
     directory, a behaviour model); each error names its key. Torch-free, creates nothing.
     ``need_model=False`` (a resume that has checkpoints) skips the base model's path."""
-    from azr.rl.rundir import model_path_problem
+    from azr.rl.rundir import DATA_DIR_ENV, model_path_problem
 
     if not cfg.rollout.temperature > 0:
         raise ConfigError(f"rollout.temperature: must be > 0 for training (the update divides the logits by it; "
@@ -300,7 +300,11 @@ def check_values(cfg: Config, need_model: bool = True) -> None:
             raise ConfigError(problem)
     if cfg.run.data_dir and not Path(cfg.run.data_dir).expanduser().is_dir():
         raise ConfigError(f"run.data_dir: no such directory {cfg.run.data_dir} (leave it empty to use "
-                          "AZR_DATA_DIR or the default data directory)")
+                          f"{DATA_DIR_ENV} or the default data directory)")
+    env_dir = os.environ.get(DATA_DIR_ENV, "")
+    if not cfg.run.data_dir and env_dir and not Path(env_dir).expanduser().is_dir():
+        raise ConfigError(f"run.data_dir is empty and {DATA_DIR_ENV}={env_dir} is no directory: correct or unset "
+                          f"{DATA_DIR_ENV}, or set run.data_dir")
 
 
 def preset_names() -> list[str]:

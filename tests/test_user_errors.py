@@ -119,11 +119,16 @@ def test_missing_model_train_and_eval(tmp_path, capsys):
 
 # 3. a typo in run.data_dir -------------------------------------------------------------------
 
-def test_data_dir_typo_is_an_error(tmp_path, capsys):
+def test_data_dir_typo_is_an_error(tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     assert main(["train", "--preset", "tiny", "--run-dir", str(run), "--set", f"run.data_dir={tmp_path / 'dta'}"]) == 2
     line = one_line(capsys.readouterr().err)
     assert "run.data_dir" in line and "dta" in line
+    assert not run.exists()
+    monkeypatch.setenv("AZR_DATA_DIR", str(tmp_path / "dta"))  # the same typo in the environment
+    assert main(["train", "--preset", "tiny", "--run-dir", str(run)]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert "AZR_DATA_DIR" in line and "dta" in line
     assert not run.exists()
 
 
