@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "azr.analysis.cli",
     "azr.baselines.cli",
     "azr.pretrain.cli",
+    "azr.study.cli",
 )
 
 

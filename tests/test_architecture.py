@@ -29,7 +29,7 @@ LAYERS: dict[str, int] = {
     "selfplay": 4,
     "eval": 5,
     "baselines": 6,
-    "analysis": 7, "pretrain": 7, "cli": 7, "plan": 7,
+    "analysis": 7, "pretrain": 7, "cli": 7, "plan": 7, "study": 7,
 }
 
 
