@@ -112,7 +112,10 @@ def evaluate_model(cfg: StudyConfig, name: str, model: str, template: str, max_n
     """``azr eval`` of the study's benchmarks for one model into ``OUT/<name>/eval``."""
     out = Path(cfg.out)
     eval_dir = out / name / "eval"
-    todo = [b for b in cfg.benchmarks if not (eval_dir / b / "summary.json").is_file()]
+    # a benchmark is evaluated again when its summary is missing or came from another model
+    # (a retrained arm) or other sampling settings
+    want = (model, cfg.eval_n, cfg.eval_limit, cfg.eval_temperature, cfg.seed)
+    todo = [b for b in cfg.benchmarks if _summary_key(eval_dir / b) != want]
     if not todo:
         _log(out, f"{name}: evaluated, skipped")
         return eval_dir
@@ -133,11 +136,27 @@ def evaluate_model(cfg: StudyConfig, name: str, model: str, template: str, max_n
     return eval_dir
 
 
+def _summary_key(folder: Path) -> tuple | None:
+    """(model, n, problems, temperature, seed) of the ``azr eval`` summary in ``folder`` (None: none)."""
+    path = folder / "summary.json"
+    try:
+        s = json.loads(path.read_text()) if path.is_file() else None
+    except ValueError:
+        return None
+    if not isinstance(s, dict):
+        return None
+    sampling = s.get("sampling", {})
+    return (s.get("model"), sampling.get("n"), s.get("limit", s.get("num_problems")), sampling.get("temperature"),
+            sampling.get("seed"))
+
+
 def sparsity(cfg: StudyConfig, arm: str, base: str, ckpt: Path) -> dict:
     """``azr analyze sparsity BASE CKPT --json`` (cached in ``OUT/<arm>/analysis/sparsity_vs_base.json``)."""
     path = Path(cfg.out) / arm / "analysis" / "sparsity_vs_base.json"
     if path.is_file():
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
+        if data.get("b") == str(ckpt):
+            return data
     path.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([sys.executable, "-m", "azr", "analyze", "sparsity", base, str(ckpt), "--json"],
                           capture_output=True, text=True, check=False)
@@ -154,7 +173,10 @@ def difficulty(cfg: StudyConfig, arm: str, base: str, ckpt: Path) -> dict | None
     out = Path(cfg.out)
     path = out / arm / "analysis" / "difficulty.json"
     if path.is_file():
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
+        if str(ckpt) in data.get("settings", {}).get("models", {}).values():
+            return data
+        path.unlink()  # made from an older checkpoint of the arm
     if cfg.difficulty_questions == 0 or arm not in SELFPLAY_ARMS:
         return None
     every = max(1, cfg.steps // 4)
