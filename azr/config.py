@@ -26,6 +26,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 
+from azr.distributed.config import DistributedConfig
 from azr.executor.config import ExecutorConfig
 from azr.rl.config import AdvantageConfig, CheckpointConfig, LossConfig, OptimConfig
 from azr.rollout.config import ModelConfig, RolloutConfig
@@ -249,6 +250,8 @@ class Config:
     controls: ControlsConfig = field(default_factory=ControlsConfig)
     """Exploration controls of the study (proposer temperature, diversity penalty; off by
     default); self-play uses ``propose_temperature`` and ``diversity_*``."""
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    """Data-parallel strategy of the update under ``--nproc`` (``azr.distributed``: ddp | fsdp)."""
 
 
 
@@ -361,13 +364,32 @@ def read_config(path: str | os.PathLike) -> Config:
     return from_dict(Config, load_yaml(str(path)))
 
 
-def load_resume_config(run_dir: str | os.PathLike, overrides: typing.Sequence[str] = (), cls: type = Config) -> Any:
+#: The command that continues a run of each kind (``baseline`` in config.yaml; absent: self-play).
+RESUME_COMMANDS = {"self-play": "azr train", "rlvr": "azr rlvr", "sft": "azr sft"}
+
+
+def run_kind(data: dict) -> str:
+    """"self-play", "rlvr" or "sft": the kind of run a config mapping describes."""
+    kind = data.get("baseline")
+    return kind if kind in ("rlvr", "sft") else "self-play"
+
+
+def load_resume_config(run_dir: str | os.PathLike, overrides: typing.Sequence[str] = (), cls: type = Config,
+                       kind: str | None = None) -> Any:
     """The config of run ``run_dir`` (its ``config.yaml``) with ``overrides``, checked like
-    ``load_config``; ``run.run_dir`` is set to ``run_dir``. ``cls`` is ``Config`` or a subclass."""
+    ``load_config``; ``run.run_dir`` is set to ``run_dir``. ``cls`` is ``Config`` or a subclass.
+    ``kind``: the resuming command's kind ("self-play", "rlvr", "sft"; default: "self-play" for
+    ``Config``); a run of another kind is refused, naming the command that continues it."""
     cfg_file = Path(run_dir) / "config.yaml"
     if not cfg_file.is_file():
         raise ConfigError(f"--resume {run_dir}: no config.yaml there (not a run directory)")
-    data = apply_overrides(load_yaml(str(cfg_file)), [*overrides, f"run.run_dir={run_dir}"], cls)
+    raw = load_yaml(str(cfg_file))
+    if kind is None and cls is Config:
+        kind = "self-play"
+    if kind is not None and run_kind(raw) != kind:
+        raise ConfigError(f"--resume {run_dir}: it holds a {run_kind(raw)} run, which `{RESUME_COMMANDS[kind]}` "
+                          f"cannot continue; use `{RESUME_COMMANDS[run_kind(raw)]} --resume {run_dir}`")
+    data = apply_overrides(raw, [*overrides, f"run.run_dir={run_dir}"], cls)
     cfg = from_dict(cls, data)
     check_registries(cfg)
     from azr.rl.rundir import CHECKPOINTS, list_checkpoints

@@ -274,6 +274,24 @@ def test_resume_records_config_history_and_changed_keys(run_copy, capsys):
     assert "selfplay.propose_batch: 2 -> 3" in (run_copy / "train.log").read_text()
 
 
+@pytest.mark.parametrize("command, recorded", [("rlvr", None), ("sft", "rlvr"), ("train", "sft")])
+def test_resume_by_the_wrong_command_is_refused(trained, tmp_path, capsys, command, recorded):
+    import yaml
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    if recorded is not None:  # the config.yaml of an RLVR / SFT run
+        cfg = yaml.safe_load((run / "config.yaml").read_text())
+        cfg.update({"baseline": recorded, "rlvr": {}, "sft": {}})
+        (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    before = snapshot(run)
+    assert main([command, "--resume", str(run)]) == 2
+    line = one_line(capsys.readouterr().err)
+    expected = {None: "azr train", "rlvr": "azr rlvr", "sft": "azr sft"}[recorded]
+    assert f"use `{expected} --resume {run}`" in line
+    assert snapshot(run) == before
+
+
 # 7. a run directory with metric rows but no checkpoint ---------------------------------------
 
 def test_fresh_run_refuses_to_replace_metrics_without_checkpoint(trained, tmp_path, capsys, model_path):

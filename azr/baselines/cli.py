@@ -62,7 +62,7 @@ def resolve(args):
     if args.resume:
         if args.preset or args.config or args.run_dir:
             raise ConfigError("--resume takes the run's own config.yaml; --preset/--config/--run-dir do not apply")
-        return load_resume_config(args.resume, overrides, BaselineConfig)
+        return load_resume_config(args.resume, overrides, BaselineConfig, kind=args.baseline)
     if args.run_dir:
         overrides.append(f"run.run_dir={args.run_dir}")
     return load_baseline_config(args.baseline, args.preset, args.config, overrides)
