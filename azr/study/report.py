@@ -142,9 +142,12 @@ def rq_rows(cfg: StudyConfig, pooled: dict, trends: dict, sparsity: dict, diffic
                  "contradicted" if verdicts and all(x == "contradicted" for x in verdicts) else "inconclusive")
             rows.append(f"| RQ3 ({role}) | Entropy collapses during self-play ({role}r role) | selfplay, nats, first→last quarter "
                         f"of {t['steps']} steps: {'; '.join(parts) or 'no data'}; verdict per type, all must agree | {v} |")
-    # RQ4: update sparsity between RLVR (sparse) and SFT (dense)
-    s = {a: (sparsity.get(a) or {}).get("total", {}).get("sparsity") for a in ("selfplay", "rlvr", "sft")}
-    if s["selfplay"] is not None:
+    # RQ4: update sparsity between RLVR (sparse) and SFT (dense); the study counted bf16 values
+    for label, key in (("bf16, as the study", "sparsity_bf16"), ("the model's fp32", "sparsity")):
+        s = {a: ((sparsity.get(a) or {}).get(key) or {}).get("total", {}).get("sparsity")
+             for a in ("selfplay", "rlvr", "sft")}
+        if s["selfplay"] is None:
+            continue
         got = ", ".join(f"{a} {100 * v:.2f}%" for a, v in s.items() if v is not None)
         if max(v for v in s.values() if v is not None) < 0.01:
             v = "inconclusive (every weight moved: see note)"
@@ -153,8 +156,10 @@ def rq_rows(cfg: StudyConfig, pooled: dict, trends: dict, sparsity: dict, diffic
             v = "reproduced" if lo <= s["selfplay"] <= hi else "contradicted"
         else:
             v = "inconclusive"
-        rows.append(f"| RQ4 | Self-play's updates are of intermediate sparsity (between RLVR's and SFT's), measured "
-                    f"in the model's dtype | unchanged weights vs base: {got} (exact equality; all weights counted) | {v} |")
+        rows.append(f"| RQ4 ({label}) | Self-play's updates are of intermediate sparsity (between RLVR's and SFT's) | "
+                    f"weights unchanged vs the base, compared in {label.split(',')[0]}: {got} (one checkpoint each, all "
+                    f"{((sparsity.get('selfplay') or {}).get(key) or {}).get('total', {}).get('numel', 0):,} weights; "
+                    f"no interval: a census, not a sample) | {v} |")
     diff_row("RQ5a", "The proposer matters: training it (self-play) beats freezing it", "selfplay-frozen", 1, +1)
     diff_row("RQ5b", "The proposer reward matters: learnability (Eq. 4) and the study's Eq. 3 give different "
              "solvers (claimed direction: learnability ahead)", "eq3-selfplay", 1, -1)
@@ -220,7 +225,8 @@ def build(cfg: StudyConfig, result: dict, command: str) -> str:
     summaries = {name: stats.load_summaries(d, cfg.benchmarks) for name, d in result["evals"].items()}
     trends = {a: stats.metric_trends(Path(cfg.out) / a) for a in cfg.arms}
     signals = {a: stats.signal(Path(cfg.out) / a) for a in cfg.arms if a in SELFPLAY_ARMS}
-    sparsity = {a: result["analyses"][a]["sparsity"] for a in cfg.arms}
+    sparsity = {a: {"sparsity": result["analyses"][a]["sparsity"],
+                    "sparsity_bf16": result["analyses"][a].get("sparsity_bf16")} for a in cfg.arms}
     difficulty = {a: result["analyses"][a]["difficulty"] for a in cfg.arms}
     passk_lines, pooled = passk_section(cfg, summaries)
     wall = result["wall_s"]
@@ -248,16 +254,18 @@ def build(cfg: StudyConfig, result: dict, command: str) -> str:
           *trend_table(trends, "entropy", 2), "",
           "## Response length per (role, task), tokens: first → last quarter [95% CI of the change]", "",
           *trend_table(trends, "length", 0), "",
-          "## Update sparsity vs the base (share of weights bit-identical, the checkpoint's dtype on disk)", "",
-          "| arm | total | attention | mlp | embeddings | norms | notes |", "|---|---|---|---|---|---|---|"]
+          "## Update sparsity vs the base (share of weights bit-identical)", "",
+          "| arm | compared in | total | attention | mlp | embeddings | norms |", "|---|---|---|---|---|---|---|"]
     for a in cfg.arms:
-        sp = sparsity.get(a) or {}
-        mods = sp.get("by_module", {})
-        md.append(f"| {a} | {_pct(sp.get('total', {}).get('sparsity'))}% | "
-                  + " | ".join(f"{_pct(mods.get(m, {}).get('sparsity'))}%" for m in ("attention", "mlp", "embeddings", "norms"))
-                  + f" | {'; '.join(sp.get('notes', [])) or '—'} |")
+        for label, key in (("bf16 (checkpoint rounded)", "sparsity_bf16"), ("fp32 (stored dtype)", "sparsity")):
+            sp = sparsity[a].get(key) or {}
+            mods = sp.get("by_module", {})
+            md.append(f"| {a} | {label} | {_pct(sp.get('total', {}).get('sparsity'))}% | "
+                      + " | ".join(f"{_pct(mods.get(m, {}).get('sparsity'))}%" for m in ("attention", "mlp", "embeddings", "norms"))
+                      + " |")
     md += ["", "Note: azr-tiny is stored in float32 and trained with AdamW, so every step moves almost every "
-           "weight; the study counted unchanged bf16 values of 3B/7B models, where small updates round away.", ""]
+           "weight in fp32; the study counted unchanged bf16 values of 3B/7B bf16 checkpoints, where small updates "
+           "round away. The bf16 row compares a bf16 copy of the base with the checkpoint rounded to bf16.", ""]
     md += ["## Difficulty evolution (deduction questions from the buffers by proposing step)", ""]
     for a in cfg.arms:
         d = difficulty.get(a)

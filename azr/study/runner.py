@@ -150,9 +150,33 @@ def _summary_key(folder: Path) -> tuple | None:
             sampling.get("seed"))
 
 
-def sparsity(cfg: StudyConfig, arm: str, base: str, ckpt: Path) -> dict:
-    """``azr analyze sparsity BASE CKPT --json`` (cached in ``OUT/<arm>/analysis/sparsity_vs_base.json``)."""
-    path = Path(cfg.out) / arm / "analysis" / "sparsity_vs_base.json"
+def bf16_copy(base: str, folder: Path) -> Path:
+    """A bfloat16 copy of the base model's weights (``model.safetensors`` + ``config.json``) in
+    ``folder``: the study counted unchanged bf16 values; ``azr analyze sparsity`` compares an fp32
+    checkpoint with it after rounding the checkpoint to bf16."""
+    target = folder / "model.safetensors"
+    if target.is_file():
+        return folder
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    src = Path(base)
+    if not (src / "model.safetensors").is_file():
+        raise StudyError(f"{base}: no single model.safetensors to copy to bf16")
+    tensors = {k: (v.to(torch.bfloat16) if v.is_floating_point() else v)
+               for k, v in load_file(str(src / "model.safetensors")).items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "model.safetensors.tmp"
+    save_file(tensors, str(tmp), metadata={"format": "pt"})
+    tmp.replace(target)
+    if (src / "config.json").is_file():
+        shutil.copy(src / "config.json", folder / "config.json")
+    return folder
+
+
+def sparsity(cfg: StudyConfig, arm: str, base: str, ckpt: Path, name: str = "sparsity_vs_base") -> dict:
+    """``azr analyze sparsity BASE CKPT --json`` (cached in ``OUT/<arm>/analysis/<name>.json``)."""
+    path = Path(cfg.out) / arm / "analysis" / f"{name}.json"
     if path.is_file():
         data = json.loads(path.read_text())
         if data.get("b") == str(ckpt):
@@ -223,6 +247,8 @@ def run_study(cfg: StudyConfig, on_arm: Callable[[str], None] | None = None) -> 
     analyses = {}
     for arm in cfg.arms:
         analyses[arm] = {"sparsity": sparsity(cfg, arm, base, ckpts[arm]),
+                         "sparsity_bf16": sparsity(cfg, arm, str(bf16_copy(base, out / BASE / "bf16")), ckpts[arm],
+                                                   "sparsity_vs_base_bf16"),
                          "difficulty": difficulty(cfg, arm, base, ckpts[arm])}
         if on_arm:
             on_arm(arm)
