@@ -176,12 +176,13 @@ def _is_coarser(a: torch.dtype, b: torch.dtype) -> bool:
     return torch.finfo(a).eps > torch.finfo(b).eps
 
 
-def _cast_state_dict(model: nn.Module, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """The model's state dict with floating tensors cast to ``dtype`` (round to nearest even);
-    a tensor shared under several names (tied weights) is kept under its first name only."""
+def _cast_state_dict(model: nn.Module, dtype: torch.dtype,
+                     state: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """The model's state dict (or ``state``) with floating tensors cast to ``dtype`` (round to
+    nearest even); a tensor shared under several names (tied weights) is kept under its first name only."""
     out: dict[str, torch.Tensor] = {}
     seen: set[int] = set()
-    for name, t in model.state_dict().items():
+    for name, t in (state if state is not None else model.state_dict()).items():
         if t.data_ptr() in seen and t.numel():
             continue
         seen.add(t.data_ptr())
@@ -189,10 +190,12 @@ def _cast_state_dict(model: nn.Module, dtype: torch.dtype) -> dict[str, torch.Te
     return out
 
 
-def _master_state(model: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
-    """The exact training weights by name (on the CPU), and the names in the optimizer's order."""
+def _master_state(model: nn.Module, optimizer: torch.optim.Optimizer | None,
+                  state: Mapping[str, torch.Tensor] | None = None) -> dict[str, Any]:
+    """The exact training weights by name (on the CPU; from ``state`` when given: gathered
+    weights of a sharded model), and the names in the optimizer's order."""
     named = dict(model.named_parameters())
-    weights = {n: p.detach().to("cpu", copy=True) for n, p in named.items()}
+    weights = {n: (state[n] if state is not None else p.detach().to("cpu", copy=True)) for n, p in named.items()}
     order = None
     if optimizer is not None:
         by_id = {id(p): n for n, p in named.items()}
@@ -267,6 +270,8 @@ def save_checkpoint(
     extra_files: Mapping[str, str | bytes | os.PathLike] | None = None,
     policy: CheckpointConfig | None = None,
     dtype: str | None = None,
+    model_state: Mapping[str, torch.Tensor] | None = None,
+    optimizer_state: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``<ckpt_dir>/step_<step>/`` atomically, update ``LATEST``, prune; return the folder.
 
@@ -283,6 +288,9 @@ def save_checkpoint(
         policy: the history policy (which folders to keep) and the weights dtype; default
             ``CheckpointConfig()``.
         dtype: overrides ``policy.dtype`` ("original", "model", "float32", "bfloat16", "float16").
+        model_state, optimizer_state: the whole weights and optimizer state dict to write
+            instead of the model's and optimizer's own (an FSDP2-sharded model:
+            ``azr.rl.parallel.gathered_state``).
     """
     if step < 0:
         raise ValueError("step must be >= 0")
@@ -296,19 +304,21 @@ def save_checkpoint(
     policy = policy or CheckpointConfig()
     target = resolve_save_dtype(model, dtype or policy.dtype)
     trained = _training_dtype(model)
-    if target == trained:
+    if target == trained and model_state is None:
         model.save_pretrained(str(tmp))
     else:
-        model.save_pretrained(str(tmp), state_dict=_cast_state_dict(model, target))
-        _set_config_dtype(tmp, target)
+        model.save_pretrained(str(tmp), state_dict=_cast_state_dict(model, target, model_state))
+        if target != trained:
+            _set_config_dtype(tmp, target)
     if tokenizer is not None:
         tokenizer.save_pretrained(str(tmp))
     state = {
         "step": step,
         "weights_dtype": _dtype_name(target),
         "training_dtype": _dtype_name(trained),
-        "master": _master_state(model, optimizer) if _is_coarser(target, trained) else None,
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "master": _master_state(model, optimizer, model_state) if _is_coarser(target, trained) else None,
+        "optimizer": optimizer_state if optimizer_state is not None else
+        (optimizer.state_dict() if optimizer is not None else None),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "rng": rng_state(),
         "extra": dict(extra or {}),

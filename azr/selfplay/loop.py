@@ -154,7 +154,7 @@ def open_session(cfg, run_dir: Path, resume: bool, dp) -> Session:
     import torch
 
     from azr.distributed.sharded import ShardedEngine
-    from azr.rl.parallel import wrap_ddp
+    from azr.rl.parallel import wrap_policy
     from azr.rollout.hf import HFEngine
     from azr.selfplay.offpolicy import behaviour_engine
 
@@ -191,11 +191,12 @@ def open_session(cfg, run_dir: Path, resume: bool, dp) -> Session:
         sharded = ShardedEngine(engine, dp)
         explorer = sharded if explorer is engine else ShardedEngine(explorer, dp)
         engine = sharded
-        module = wrap_ddp(model, dp)
+        # ddp, or fsdp: sharded in place, optimizer and scheduler rebuilt over the shards
+        module, optimizer, scheduler = wrap_policy(model, optimizer, scheduler, cfg.optim, cfg.distributed, dp)
     return Session(cfg, run_dir, model, tokenizer, optimizer, scheduler, engine, explorer, module, dp, start, ckpt)
 
 
-def save(s: Session, program: Program, step: int) -> None:
+def save(s: Session, program: Program, step: int, gathered=None) -> None:
     """Checkpoint ``step`` (model, tokenizer, optimizer, scheduler, RNG, the program's files).
     A full disk raises ``RunError`` and leaves no partial files (earlier checkpoints intact)."""
     from azr.rl.checkpoint import save_checkpoint
@@ -204,7 +205,9 @@ def save(s: Session, program: Program, step: int) -> None:
         with tempfile.TemporaryDirectory(dir=s.run_dir, prefix=".tmp-state-") as tmp:
             save_checkpoint(s.run_dir / rundir.CHECKPOINTS, step, s.model, s.tokenizer, optimizer=s.optimizer,
                             scheduler=s.scheduler, extra={"run_seed": s.cfg.run.seed},
-                            extra_files=program.state_files(s, Path(tmp)), policy=s.cfg.checkpoint)
+                            extra_files=program.state_files(s, Path(tmp)), policy=s.cfg.checkpoint,
+                            model_state=gathered[0] if gathered else None,
+                            optimizer_state=gathered[1] if gathered else None)
     except OSError as e:
         if rundir.is_disk_full(e):
             raise rundir.disk_full_error(s.run_dir / rundir.CHECKPOINTS / f"step_{step:06d}", "checkpoint") from None
@@ -266,6 +269,7 @@ def run_loop(cfg, resume: bool, program: Program) -> Path:
 def _run(cfg, resume: bool, program: Program, run_dir: Path, dp) -> Path:
     from azr.distributed.ray_sandbox import make_sandbox
     from azr.distributed.sharded import ShardedSandbox
+    from azr.rl.parallel import gathered_state
     from azr.selfplay.env import CodeEnv
     from azr.selfplay.progress import Progress
 
@@ -305,8 +309,9 @@ def _run(cfg, resume: bool, program: Program, run_dir: Path, dp) -> Path:
                 if (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == program.total_steps:
                     progress.phase(step, "checkpoint")
                     t = time.perf_counter()
+                    gathered = gathered_state(s.model, s.optimizer, keep=dp.is_main)  # fsdp: every rank
                     if dp.is_main:
-                        save(s, program, step)
+                        save(s, program, step, gathered)
                     _barrier(dp)  # no rank runs ahead of (or exits before) the checkpoint
                     last_save = time.perf_counter() - t
                 progress.done(step, metrics)
