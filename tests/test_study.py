@@ -30,11 +30,12 @@ def test_verdict_rule():
 
 
 def test_trend_first_vs_last_quarter():
-    rows = [{"step": i, "entropy/solve/deduction": 1.0 - 0.1 * i} for i in range(8)]
+    rows = [{"step": i, "entropy/solve/deduction": 1.0 - 0.1 * i} for i in range(16)]
     t = stats.trend(rows, "entropy/solve/deduction")
-    assert t["first"] == pytest.approx(0.95) and t["last"] == pytest.approx(0.35)
-    assert t["ci"][1] < 0 and t["window"] == 2
+    assert t["first"] == pytest.approx(0.85) and t["last"] == pytest.approx(-0.35)
+    assert t["ci"][1] < 0 and t["window"] == 4
     assert stats.trend(rows[:1], "entropy/solve/deduction") is None
+    assert math.isnan(stats.trend(rows[:4], "entropy/solve/deduction")["ci"][0])  # 1 + 1 steps: no interval
 
 
 def test_signal_from_samples(tmp_path):

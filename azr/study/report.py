@@ -177,7 +177,8 @@ def trend_table(trends: dict, what: str, digits: int) -> list[str]:
         for c in cols:
             e = t[what].get(c)
             cells.append("n/a" if not e else
-                         f"{e['first']:.{digits}f}→{e['last']:.{digits}f} [{e['ci'][0]:+.{digits}f}, {e['ci'][1]:+.{digits}f}]")
+                         f"{e['first']:.{digits}f}→{e['last']:.{digits}f}" + ("" if math.isnan(e["ci"][0]) else
+                                                                                f" [{e['ci'][0]:+.{digits}f}, {e['ci'][1]:+.{digits}f}]"))
         lines.append(f"| {arm} | {t['steps']} | " + " | ".join(cells) + " |")
     return lines
 
@@ -296,3 +297,35 @@ def write(cfg: StudyConfig, result: dict, command: str) -> Path:
                           for n, d in result["evals"].items()}}
     (Path(cfg.out) / "report.json").write_text(json.dumps(data, indent=1) + "\n")
     return path
+
+
+def run_summary(run_dir: str | Path) -> str:
+    """What a single run shows, change against noise: for the solver accuracy, proposal validity,
+    entropy per (role, task) and held-out accuracy, the mean over the first and the last quarter of
+    steps, the change with its 95% interval (steps as draws), and whether the interval excludes 0."""
+    from azr.rl.rundir import read_metrics
+
+    path = Path(run_dir) / "metrics.jsonl"
+    rows = read_metrics(path) if path.is_file() else []
+    keys = [f"solve/{t}/accuracy" for t in ("deduction", "abduction", "induction")]
+    keys += [f"propose/{t}/valid_rate" for t in ("deduction", "abduction", "induction")]
+    keys += [f"entropy/{r}/{t}" for r, t in stats.GROUP_KEYS]
+    keys += sorted({k for r in rows for k in r if k.startswith("val/") and k.endswith("/accuracy")})
+    lines = [f"# What {run_dir} shows: change vs noise", "",
+             f"{len(rows)} steps; each line: mean of the first quarter of steps -> mean of the last quarter, "
+             "the change and its 95% interval (steps as independent draws). 'beyond noise' means the "
+             "interval excludes 0; otherwise the run shows no change at this length.", ""]
+    for key in keys:
+        t = stats.trend(rows, key)
+        if t is None:
+            continue
+        if math.isnan(t["ci"][0]):
+            lines.append(f"- {key}: {t['first']:.3f} -> {t['last']:.3f} ({t['steps']} points: too few for an interval)")
+            continue
+        moved = t["ci"][0] > 0 or t["ci"][1] < 0
+        lines.append(f"- {key}: {t['first']:.3f} -> {t['last']:.3f}, change {t['diff']:+.3f} "
+                     f"[{t['ci'][0]:+.3f}, {t['ci'][1]:+.3f}], {t['window']} + {t['window']} of {t['steps']} steps: "
+                     + ("**beyond noise**" if moved else "within noise"))
+    if len(lines) == 5:
+        lines.append("- fewer than 2 steps logged: nothing to compare")
+    return "\n".join(lines)

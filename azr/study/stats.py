@@ -70,9 +70,14 @@ def verdict(lo: float, hi: float, direction: int, margin: float = 0.02) -> str:
     return "inconclusive"
 
 
+#: Fewest steps per end of a trend for an interval (fewer: the interval is NaN).
+MIN_WINDOW = 3
+
+
 def trend(rows: list[dict], key: str, frac: float = 0.25) -> dict | None:
     """Mean of ``key`` over the first and the last ``frac`` of steps, their difference and a
-    normal 95% interval treating steps as independent draws (Welch); None without data."""
+    normal 95% interval treating steps as independent draws (Welch; NaN with fewer than
+    ``MIN_WINDOW`` steps per end); None without data."""
     vals = [float(r[key]) for r in rows if isinstance(r.get(key), (int, float))]
     if len(vals) < 2:
         return None
@@ -87,6 +92,8 @@ def trend(rows: list[dict], key: str, frac: float = 0.25) -> dict | None:
         return sum((x - mu) ** 2 for x in xs) / (len(xs) - 1)
 
     se = math.sqrt(var(first) / len(first) + var(last) / len(last))
+    if m < MIN_WINDOW:  # no honest interval from one or two points per end
+        se = float("nan")
     return {"first": mean(first), "last": mean(last), "diff": d, "ci": [d - Z95 * se, d + Z95 * se],
             "steps": len(vals), "window": m}
 
