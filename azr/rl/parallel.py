@@ -105,6 +105,15 @@ def is_sharded(model: nn.Module) -> bool:
     return any(isinstance(p, DTensor) for p in model.parameters())
 
 
+def compute_device(model: nn.Module, info: DistInfo | None = None) -> torch.device:
+    """Where ``model``'s forward runs: this rank's device for an FSDP2-sharded model (its
+    shards may live on the CPU under ``cpu_offload``), else its parameters' device."""
+    device = next(model.parameters()).device
+    if device.type == "cpu" and is_sharded(model):
+        return (info or current()).device
+    return device
+
+
 def wrap_policy(model: nn.Module, optimizer, scheduler, optim_cfg, dist_cfg, info: DistInfo | None = None):
     """The update module of ``model`` under ``dist_cfg.strategy``: ``(module, optimizer, scheduler)``.
 

@@ -37,7 +37,7 @@ from azr.rl.batch import PolicyBatch
 from azr.rl.config import LossConfig, OptimConfig
 from azr.rl.logprobs import policy_logprobs
 from azr.rl.losses import AggNorm, total_loss
-from azr.rl.parallel import LogprobModule, sync_gradients, unwrap
+from azr.rl.parallel import LogprobModule, compute_device, sync_gradients, unwrap
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def update_step(
     head = scorer.module if isinstance(scorer, nn.parallel.DistributedDataParallel) else scorer
     head.temperature, head.chunk_tokens = temperature, optim_cfg.logprob_chunk_tokens
     inner = unwrap(scorer)
-    device = next(inner.parameters()).device
+    device = compute_device(inner, info)  # FSDP2 shards offloaded to the CPU: still the rank's device
     norm = global_norm(batch, loss_cfg, info)
     trainable = norm.tokens > 0
     lengths = [int(n) for n in batch.attention_mask.sum(-1).tolist()]

@@ -207,6 +207,9 @@ class HFEngine:
         seeds = [row_seed(base, j) for j in range(len(flat))]
         results: list[Completion | None] = [None] * len(flat)
         device = next(self.model.parameters()).device
+        if device.type == "cpu" and is_sharded(self.model) \
+                and next(self.model.parameters()).device_mesh.device_type == "cuda":
+            device = torch.device("cuda", torch.cuda.current_device())  # FSDP2 shards offloaded to the CPU
         model = self._sampling_model(device)
         settings = DecodeSettings(
             max_new_tokens=params.max_new_tokens, eos_ids=self.eos_ids, pad_id=self.tokenizer.pad_token_id,
