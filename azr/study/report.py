@@ -197,7 +197,8 @@ def signal_table(signals: dict) -> list[str]:
             lo, hi = stats.wilson(round(x * n), n)
             return f"{100 * x:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
 
-        mad = ", ".join(f"{k} {v:.2f}" for k, v in g["reward_mad_per_group"].items())
+        zero = g.get("zero_spread_steps_per_group", {})
+        mad = ", ".join(f"{k} {v:.2f} (equal rewards at {zero.get(k, 0)} steps)" for k, v in g["reward_mad_per_group"].items())
         lines.append(f"| {arm} | {n} | {share('solve_rate_zero')} | {share('solve_rate_one')} | "
                      f"{share('solve_rate_between')} | {g['solver_tasks_fresh']} / {g['solver_tasks_backfilled']} | "
                      f"{g['groups_zero_spread']} of {g['groups']} | {mad} |")

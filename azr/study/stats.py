@@ -132,6 +132,7 @@ def signal(run_dir: str | Path) -> dict:
     fresh = backfilled = 0
     groups = zero_groups = 0
     mass: dict[str, list[float]] = {}
+    zero_by_group: dict[str, int] = {}
     proposed: dict[int, set] = {}
     steps: list[tuple[int, list[dict]]] = []
     for f in files:
@@ -164,6 +165,7 @@ def signal(run_dir: str | Path) -> dict:
             mu = mean(rewards)
             dev = mean(abs(x - mu) for x in rewards)
             zero_groups += dev == 0.0
+            zero_by_group[g] = zero_by_group.get(g, 0) + (dev == 0.0)
             mass.setdefault(g, []).append(dev)
     n = len(rates)
     return {
@@ -177,4 +179,5 @@ def signal(run_dir: str | Path) -> dict:
         "groups": groups,
         "groups_zero_spread": zero_groups,
         "reward_mad_per_group": {g: mean(v) for g, v in sorted(mass.items())},
+        "zero_spread_steps_per_group": dict(sorted(zero_by_group.items())),
     }
