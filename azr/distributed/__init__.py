@@ -13,4 +13,6 @@ update step (``azr.rl.update``), DDP / FSDP2 wrapping and global advantages
 - ``azr.distributed.ray_sandbox``: ``RaySandbox`` (sandbox workers as Ray actors).
 - ``azr.distributed.ray_rollout``: ``RayEngine`` (rollout engines as Ray actors).
 - ``azr.distributed.launch``: ``python -m azr.distributed.launch --nproc N -- train ...``.
+- ``azr.distributed.config``: the ``distributed`` config section (``strategy: ddp | fsdp``,
+  ``cpu_offload``), applied by ``azr.rl.parallel.wrap_policy`` in the run loop.
 """

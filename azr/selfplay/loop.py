@@ -24,7 +24,9 @@ aside), for every program.
 
 Data parallelism (``--nproc N``, or torchrun's ``RANK``/``WORLD_SIZE``): every rank runs this
 loop with identical control state; generation and sandbox jobs are split across ranks
-(``azr.distributed.sharded``), the update module is ``DDP(LogprobModule(model))`` and the
+(``azr.distributed.sharded``), the update module is ``DDP(LogprobModule(model))`` (or, with
+``distributed.strategy: fsdp``, the FSDP2-sharded model with its optimizer built over the shards:
+``azr.rl.parallel.wrap_policy``; checkpoints gather the whole state to rank 0) and the
 update's gradient is that of the global batch (``azr.rl.update``). Only rank 0 writes the run
 directory. Without torchrun's variables nothing of this is used; the loop has no other path.
 """
@@ -159,6 +161,10 @@ def open_session(cfg, run_dir: Path, resume: bool, dp) -> Session:
     from azr.selfplay.offpolicy import behaviour_engine
 
     torch.manual_seed(cfg.run.seed)
+    if dp.distributed and cfg.distributed.strategy == "fsdp" and cfg.controls.explore_fraction > 0:
+        raise rundir.RunError("distributed.strategy=fsdp does not support exploration mixing yet "
+                              "(controls.explore_fraction > 0: off-policy log-probs are recomputed by the "
+                              "unsharded model); use distributed.strategy=ddp")
     if cfg.run.torch_threads:
         torch.set_num_threads(cfg.run.torch_threads)
     model_cfg = cfg.model
