@@ -52,13 +52,17 @@ def env_ranks() -> tuple[int, int, int]:
             int(os.environ.get("LOCAL_RANK", 0)))
 
 
-def init_distributed(backend: str = "auto", device: str = "auto", timeout_s: float = 1800.0) -> DistInfo:
+def init_distributed(backend: str = "auto", device: str = "auto", timeout_s: float = 1800.0,
+                     cpu_collectives: bool = False) -> DistInfo:
     """Join the process group described by the environment (idempotent); return ``DistInfo``.
 
     Args:
         backend: "auto" (nccl when CUDA is available, else gloo), "gloo" or "nccl".
         device: "auto" (``cuda:LOCAL_RANK`` when CUDA is available, else cpu), "cpu" or "cuda".
         timeout_s: collective timeout.
+        cpu_collectives: on CUDA, also give the group a gloo backend for CPU tensors
+            ("cpu:gloo,cuda:nccl"): FSDP2 with CPU offload reduces and gathers CPU shards
+            (gradient norm, checkpoint gathers). ``DistInfo.backend`` still says "nccl".
     """
     rank, world, local = env_ranks()
     use_cuda = torch.cuda.is_available() and device != "cpu"
@@ -69,18 +73,26 @@ def init_distributed(backend: str = "auto", device: str = "auto", timeout_s: flo
         return DistInfo(0, 1, 0, dev, None)
     if backend == "auto":
         backend = "nccl" if use_cuda else "gloo"
+    if backend == "nccl" and cpu_collectives:
+        backend = "cpu:gloo,cuda:nccl"
     if not dist.is_initialized():
         dist.init_process_group(backend, rank=rank, world_size=world,
                                 timeout=datetime.timedelta(seconds=timeout_s),
-                                device_id=dev if backend == "nccl" else None)
-    return DistInfo(rank, world, local, dev, dist.get_backend())
+                                device_id=dev if "nccl" in backend else None)
+    return DistInfo(rank, world, local, dev, _main_backend())
+
+
+def _main_backend() -> str:
+    """"nccl" when the group has an NCCL backend (alone or beside gloo), else its backend."""
+    name = str(dist.get_backend())
+    return "nccl" if "nccl" in name else name
 
 
 def current() -> DistInfo:
     """``DistInfo`` of the initialised process group (single process when there is none)."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return DistInfo()
-    backend = dist.get_backend()
+    backend = _main_backend()
     dev = torch.device(f"cuda:{torch.cuda.current_device()}") if backend == "nccl" else torch.device("cpu")
     return DistInfo(dist.get_rank(), dist.get_world_size(), env_ranks()[2], dev, backend)
 

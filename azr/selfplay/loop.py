@@ -250,7 +250,8 @@ def run_loop(cfg, resume: bool, program: Program) -> Path:
     run_dir = Path(cfg.run.run_dir)
     preflight(cfg, resume, run_dir)
     created = not run_dir.exists()
-    dp = init_distributed(device=cfg.model.device)  # a no-op without torchrun's environment
+    # a no-op without torchrun's environment; CPU-offloaded FSDP shards need gloo beside nccl
+    dp = init_distributed(device=cfg.model.device, cpu_collectives=cfg.distributed.cpu_offload)
     try:
         if dp.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
