@@ -56,7 +56,10 @@ def test_command_overlays_and_presets():
                                                           "controls.explore_fraction=0.25"])
     assert cfg.advantage.estimator == "rloo" and cfg.loss.entropy_coef == 0.01
     assert isinstance(cfg, BaselineConfig) and cfg.controls.explore_fraction == 0.25
-    assert load_baseline_config("rlvr").rlvr == RLVRConfig()
+    # without a preset the checker needs a model folder (model.path has no default)
+    with pytest.raises(ConfigError, match="model.path is empty"):
+        load_baseline_config("rlvr")
+    assert load_baseline_config("rlvr", overrides=["model.path=models/azr-tiny"]).rlvr == RLVRConfig()
 
 
 @pytest.mark.parametrize("override, msg", [
@@ -80,4 +83,4 @@ def test_controls_defaults_are_off():
 
 def test_config_records_which_baseline_it_is_for():
     assert load_baseline_config("sft", "tiny").baseline == "sft"
-    assert load_baseline_config("rlvr").baseline == "rlvr"
+    assert load_baseline_config("rlvr", overrides=["model.path=models/azr-tiny"]).baseline == "rlvr"
