@@ -219,6 +219,10 @@ def learned_lines(cfg: StudyConfig, summaries: dict) -> list[str]:
                     moved.append(f"{bench} {100 * r['diff']:+.1f} pts {_ci(r['ci_low'], r['ci_high'], True)}")
         out.append(f"- {arm}: " + ("; ".join(moved) if moved else
                                    "no benchmark's pass@1 moved beyond its 95% interval (no measurable change)"))
+    tests = len(cfg.arms) * len(cfg.benchmarks)
+    out.append(f"- {tests} comparisons at 95%: about {0.05 * tests:.1f} would cross their interval by chance "
+               "alone, so a single crossing is weak evidence; a change that holds across arms, benchmarks or "
+               "seeds is not.")
     return out
 
 
@@ -239,7 +243,8 @@ def build(cfg: StudyConfig, result: dict, command: str) -> str:
           f"sampling seed {cfg.seed}, template {result['template']}, {result['max_new_tokens']} new tokens. "
           f"Settings for every arm: {', '.join(cfg.sets) or 'the preset'}"
           + "".join(f"; {a}: {', '.join(v)}" for a, v in cfg.arm_sets.items() if a in cfg.arms) + ".", "",
-          f"Wall time: {wall['total']:.0f} s in all (training and evaluation {wall['train_and_eval']:.0f} s, {cfg.jobs} at a time; "
+          (f"Wall time: {wall['since_first_start']:.0f} s from the study's first start to this report" if "since_first_start" in wall else "Wall time:")
+          + f" (this invocation {wall['total']:.0f} s, of which training and evaluation {wall['train_and_eval']:.0f} s, {cfg.jobs} arms at a time; "
           "training per arm, last start: "
           + ", ".join(f"{a} {v:.0f} s" if v else f"{a} n/a" for a, v in wall["arms"].items()) + ").", "",
           "| arm | what |", "|---|---|", *[f"| {a} | {ARMS[a].what} |" for a in cfg.arms], "",

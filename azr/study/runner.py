@@ -230,6 +230,9 @@ def run_study(cfg: StudyConfig, on_arm: Callable[[str], None] | None = None) -> 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
+    started = out / "study_started.json"  # the first invocation's clock: a resumed study's elapsed time
+    if not started.is_file():
+        started.write_text(json.dumps({"time": time.time()}) + "\n")
     base, template, max_new = model_settings(cfg)
     _log(out, f"study: arms {', '.join(cfg.arms)}; {cfg.steps} steps each; base {base}; jobs {cfg.jobs}")
 
@@ -256,6 +259,7 @@ def run_study(cfg: StudyConfig, on_arm: Callable[[str], None] | None = None) -> 
               "base_model": base, "template": template, "max_new_tokens": max_new,
               "checkpoints": {a: str(p) for a, p in ckpts.items()}, "evals": evals, "analyses": analyses,
               "wall_s": {"train_and_eval": round(train_s, 1), "total": round(time.monotonic() - t0, 1),
+                         "since_first_start": round(time.time() - json.loads(started.read_text())["time"], 1),
                          "arms": {a: _arm_wall(out / a) for a in cfg.arms}}}
     (out / "study.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
