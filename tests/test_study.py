@@ -109,7 +109,7 @@ def test_study_end_to_end_and_resume(tmp_path):
     for heading in ("Takeaways of the study", "Did the solver learn?", "pass@k (%)", "Entropy per (role, task)",
                     "Update sparsity", "The solver's signal"):
         assert heading in report
-    assert "| RQ1a |" in report and "| RQ4 |" in report
+    assert "| RQ1a |" in report and "| RQ4 (bf16, as the study) |" in report and "| RQ5a |" in report
     result = json.loads((out / "study.json").read_text())
     for name in ("base", "selfplay", "rlvr"):
         for bench in ("gen-o", "gen-i", "gen-f"):
