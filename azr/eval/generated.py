@@ -130,7 +130,12 @@ def load_generated(kind: str, cache_dir: str | Path | None = None) -> list:
     from azr.eval.benchmarks import Problem
     from azr.executor import ExecutorConfig, Sandbox
 
-    key = f"{kind}-s{GEN_BENCH_SEED}-p{GEN_BENCH_PROGRAMS}-x{CORPUS_PROGRAMS}-{RLVR_PROGRAMS}-i{N_INPUTS}.json"
+    import hashlib
+
+    import azr.tasks.generator as grammar
+
+    version = hashlib.sha256(Path(grammar.__file__).read_bytes()).hexdigest()[:12]  # a changed grammar: rebuilt
+    key = f"{kind}-s{GEN_BENCH_SEED}-p{GEN_BENCH_PROGRAMS}-x{CORPUS_PROGRAMS}-{RLVR_PROGRAMS}-i{N_INPUTS}-g{version}.json"
     path = Path(cache_dir).expanduser() / "generated" / key if cache_dir else None
     if path is not None and path.is_file():
         try:
