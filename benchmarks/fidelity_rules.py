@@ -5,7 +5,7 @@ The same completions are checked twice: the entry rule of deduction/abduction pr
 induction rule (``selfplay.induction_rule``: at least N inputs, the last N, all must pass vs
 failing inputs dropped), with the prompt set the model was trained on. Prompts: deduction and
 abduction proposers see the zero triplet and one generator program; the induction proposer
-sees one generator program. Reported in docs/fidelity_tasks.md for the shipped azr-tiny:
+sees one generator program. Reported in docs/fidelity.md for the shipped azr-tiny:
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fidelity_rules.py --model models/azr-tiny
 """

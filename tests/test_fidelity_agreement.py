@@ -1,5 +1,5 @@
 """azr's proposal validity filter agrees with the reference's, except where a documented
-difference says otherwise (docs/fidelity_tasks.md).
+difference says otherwise (docs/fidelity.md).
 
 Each record of the fixture (``tests/data/fidelity_proposals.jsonl``; another file of the same
 format can be named with ``AZR_FIDELITY_PROPOSALS``, e.g. a hidden set) is one proposal with
@@ -31,7 +31,7 @@ from azr.tasks.types import TaskType
 
 FIXTURE = Path(os.environ.get("AZR_FIDELITY_PROPOSALS") or Path(__file__).parent / "data" / "fidelity_proposals.jsonl")
 
-#: Documented differences (docs/fidelity_tasks.md): class -> azr's verdict.
+#: Documented differences (docs/fidelity.md): class -> azr's verdict.
 DIFFERENCES: dict[str, bool] = {
     "nested_defs": True,  # its def regex counts nested defs and methods; we count top-level defs only
     "exceptions_accepted": False,  # its check_all accepts runs whose status lacks the word "error"

@@ -9,7 +9,7 @@ named rule sets (``RULES``) say which modules are banned:
   ``time``, ``hashlib``, ``hmac``, ``bcrypt``, ``calendar``, and the dotted ``os.sys``,
   ``os.path``, ``sys.exit``, ``os.environ`` that its module-name check can never match but
   that we apply as meant), plus ``SANDBOX_INTEGRITY_MODULES`` (interpreter internals, ctypes,
-  sockets, signals: a deliberate addition, see docs/fidelity_tasks.md). ``os``, ``sys`` and
+  sockets, signals: a deliberate addition, see docs/fidelity.md). ``os``, ``sys`` and
   ``numpy`` are *not* banned, as in the reference; the sandbox contains what ``os`` can do.
   Like the reference's executor, any source text containing ``input(`` is refused.
 - ``"strict"``: azr's earlier, longer list (``os``, ``sys``, ``numpy``, ``io``, ``types`` ...),
