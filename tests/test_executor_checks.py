@@ -138,3 +138,23 @@ def test_checks_never_raise(text):
     check_program(text)
     check_input(text)
     parse_literal(text)
+
+
+@pytest.mark.parametrize("text", [
+    "frozenset({1, 2})", "set()", "Counter({'a': 2})", "OrderedDict([('a', 1)])", "deque([1, 2], maxlen=3)",
+    "Fraction(1, 3)", "Decimal('1.5')", "range(0, 3)", "inf", "-inf", "nan", "float('inf')", "complex(1, 2)",
+    "1+2j", "bytearray(b'x')", "dict(a=1)",
+])
+def test_safe_parser_reads_the_stdlib_repr_whitelist(text):
+    ok, value = parse_literal(text)
+    assert ok, value
+    assert literal_equal(value, parse_literal(repr(value))[1])  # the repr reads back to an equal value
+
+
+@pytest.mark.parametrize("text", [
+    "__import__('os')", "().__class__", "Counter.fromkeys('ab')", "Counter(x for x in [1])", "defaultdict(int, {})",
+    "range(0, 10**9)", "'a' * 10**9", "[[]]*10**9", "bytearray(10**10)", "frozenset(range(10**8))",
+    "Fraction(1, 0)", "deque(maxlen=-1)", "{1: 2}.keys()", "print", "lambda: 0", "[*[1]]", "{**{}}", "...",
+])
+def test_safe_parser_refuses_everything_else_without_evaluating(text):
+    assert parse_literal(text) == (False, "not_literal")

@@ -190,17 +190,25 @@ _ERRORS = (_Reject, ValueError, TypeError, SyntaxError, MemoryError, RecursionEr
            ArithmeticError, decimal.InvalidOperation)
 
 
+def _precheck(text: object, max_chars: int) -> str:
+    """The reason code for text that is refused before parsing, else ``""``."""
+    if not isinstance(text, str):
+        return "not_a_string"
+    if len(text) > max_chars:
+        return "too_long"
+    if "\x00" in text:
+        return "not_literal"
+    return ""
+
+
 def parse_literal(text: str, max_chars: int = MAX_LITERAL_CHARS, *, max_depth: int = MAX_DEPTH,
                   max_nodes: int = MAX_NODES) -> tuple[bool, object]:
     """``(True, value)`` if ``text`` is an accepted value (see the module docstring) of at most
     ``max_chars`` characters, else ``(False, reason)`` with reason ``"not_a_string"``,
     ``"too_long"`` or ``"not_literal"``. Never raises, never evaluates anything."""
-    if not isinstance(text, str):
-        return False, "not_a_string"
-    if len(text) > max_chars:
-        return False, "too_long"
-    if "\x00" in text:
-        return False, "not_literal"
+    problem = _precheck(text, max_chars)
+    if problem:
+        return False, problem
     try:
         return True, _Builder(max_depth, max_nodes).build(_parse_tree(text))
     except _ERRORS:
@@ -227,12 +235,9 @@ def explain_literal(text: str, max_chars: int = MAX_LITERAL_CHARS) -> str:
 def parse_arguments(text: str, max_chars: int = MAX_LITERAL_CHARS) -> tuple[bool, object]:
     """An argument list (``1, [2], key='x'``) as data: ``(True, (args, kwargs))`` when every
     argument is an accepted value, else ``(False, reason)``. Never raises or evaluates."""
-    if not isinstance(text, str):
-        return False, "not_a_string"
-    if len(text) > max_chars:
-        return False, "too_long"
-    if "\x00" in text:
-        return False, "not_literal"
+    problem = _precheck(text, max_chars)
+    if problem:
+        return False, problem
     if not text.strip():
         return True, ((), {})
     try:
