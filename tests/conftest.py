@@ -71,3 +71,12 @@ def assert_selfplay_metric_keys(keys) -> None:
               "loss/tokens", "entropy/overall", "tokens_per_s", "tokens/generated", "time/step", "time/update",
               "time/checkpoint", "time/propose", "time/solve", "time/execute"):
         assert k in keys, k
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (the rendezvous of spawned gloo ranks)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -15,10 +15,10 @@ and clipping would hide a wrong normalisation); ``loss/grad_norm`` is compared a
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 import torch
+from conftest import free_port
 
 from azr.distributed.dist import all_gather_rows, shard_range
 from azr.rl.parallel import global_advantages
@@ -177,18 +177,12 @@ def _worker(rank: int, world: int, port: int, out_dir: str, model_dir: str) -> N
     d.destroy()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def two_rank_results(tmp_path_factory, tiny_model_dir):
     import torch.multiprocessing as mp
 
     out = tmp_path_factory.mktemp("ddp")
-    mp.spawn(_worker, args=(2, _free_port(), str(out), str(tiny_model_dir)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(out), str(tiny_model_dir)), nprocs=2, join=True)
     return torch.load(out / "rank0.pt", weights_only=False)
 
 

@@ -13,11 +13,11 @@ on 2 processes (fsdp) and on 1 process to the reference's second step.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import replace
 
 import pytest
 import torch
+from conftest import free_port
 
 from azr.distributed.config import DistributedConfig
 from azr.rl.config import AdvantageConfig, LossConfig, OptimConfig
@@ -147,18 +147,12 @@ def _setup_resumed(model, opt, sched, info):
     return wrap_policy(model, opt, sched, OPTIM, DistributedConfig("fsdp"), info)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
     import torch.multiprocessing as mp
 
     out = tmp_path_factory.mktemp("fsdp")
-    mp.spawn(_worker, args=(2, _free_port(), str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(out)), nprocs=2, join=True)
     return out, torch.load(out / "rank0.pt", weights_only=False)
 
 

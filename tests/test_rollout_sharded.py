@@ -5,10 +5,10 @@ also after the shards change, and a rank with no prompts still joins the gather.
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 import torch
+from conftest import free_port
 
 PROMPTS = ["def f(a):\n    return", "x = [1, 2, 3]", "import math", "class A:"]
 
@@ -44,12 +44,6 @@ def _worker(rank: int, world: int, port: int, out_dir: str, model_dir: str) -> N
     d.destroy()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow  # two spawned processes: ~1 min on 2 busy cores
 def test_sharded_policy_samples_like_one_process(tmp_path, tiny_model_dir, tiny_policy):
     import torch.multiprocessing as mp
@@ -58,7 +52,7 @@ def test_sharded_policy_samples_like_one_process(tmp_path, tiny_model_dir, tiny_
     from azr.rollout.hf import HFEngine
     from azr.rollout.types import SamplingParams
 
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path), str(tiny_model_dir)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(tmp_path), str(tiny_model_dir)), nprocs=2, join=True)
     got = torch.load(tmp_path / "rank0.pt", weights_only=False)
     model, tok = tiny_policy
     engine = HFEngine(model, tok, RolloutConfig(max_batch_size=3))
