@@ -81,6 +81,20 @@ def test_preset_and_arm_commands():
         StudyConfig(out="x", steps=0)
 
 
+def test_difficulty_buckets_split_the_steps_evenly():
+    from azr.analysis.difficulty import bucket_of
+
+    for steps, buckets in ((40, 2), (25, 4), (50, 2), (3, 2), (20, 4), (60, 3)):
+        cfg = StudyConfig(out="x", steps=steps, difficulty_buckets=buckets)
+        got = {}
+        for step in range(1, steps + 1):
+            got.setdefault(bucket_of(step, cfg.difficulty_every, "separate"), []).append(step)
+        sizes = [len(v) for v in got.values()]
+        assert len(got) == buckets and 2 * min(sizes) >= max(sizes), (steps, buckets, sizes)
+    with pytest.raises(ValueError):
+        StudyConfig(out="x", difficulty_buckets=0)
+
+
 def test_cli_bad_input_is_exit_2(tmp_path, capsys):
     from azr.cli import main
 

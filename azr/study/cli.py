@@ -39,6 +39,8 @@ def register(subparsers) -> None:
     p.add_argument("--cruxeval", action="store_true", help="also evaluate CRUXEval-O/-I (needs the data)")
     p.add_argument("--difficulty-questions", type=int, help="questions of azr analyze difficulty (0: skip)")
     p.add_argument("--difficulty-samples", type=int, help="responses per difficulty question")
+    p.add_argument("--difficulty-buckets", type=int,
+                   help="step buckets of the difficulty analysis (2: first half vs second half of training)")
     p.add_argument("--jobs", type=int, help="arms trained at once (default 1; each uses one thread)")
     p.add_argument("--set", dest="sets", action="append", default=None, metavar="KEY=VALUE",
                    help="a setting of every arm, after the study preset's; ARM:KEY=VALUE for one arm "
@@ -54,7 +56,7 @@ def _config(args):
     given = {"steps": args.steps, "arms": tuple(args.arms) if args.arms else None, "seed": args.seed,
              "eval_n": args.eval_n, "eval_limit": args.eval_limit, "eval_temperature": args.eval_temperature,
              "difficulty_questions": args.difficulty_questions, "difficulty_samples": args.difficulty_samples,
-             "jobs": args.jobs}
+             "difficulty_buckets": args.difficulty_buckets, "jobs": args.jobs}
     values.update({k: v for k, v in given.items() if v is not None})
     from azr.study.config import ARMS
 

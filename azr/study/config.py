@@ -49,6 +49,7 @@ class StudyConfig:
     cruxeval: bool = False  # also evaluate CRUXEval-O/-I (needs the data directory)
     difficulty_questions: int = 24  # azr analyze difficulty --questions (0: skip)
     difficulty_samples: int = 2
+    difficulty_buckets: int = 2  # step buckets of the proposing step (2: first half vs second half)
     jobs: int = 1  # arms trained at the same time
     sets: tuple[str, ...] = field(default_factory=tuple)  # --set KEY=VALUE for every arm
     arm_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # --set of one arm (rlvr.*, sft.*)
@@ -60,7 +61,7 @@ class StudyConfig:
             raise ValueError(f"unknown arm(s) {unknown}; known: {', '.join(ARMS)}")
         if not self.arms:
             raise ValueError("give at least one arm")
-        for name in ("steps", "eval_n", "eval_limit", "jobs", "difficulty_samples"):
+        for name in ("steps", "eval_n", "eval_limit", "jobs", "difficulty_samples", "difficulty_buckets"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.difficulty_questions < 0:
@@ -70,6 +71,13 @@ class StudyConfig:
         for s in (*self.sets, *(x for v in self.arm_sets.values() for x in v)):
             if "=" not in s:
                 raise ValueError(f"--set expects KEY=VALUE, got {s!r}")
+
+    @property
+    def difficulty_every(self) -> int:
+        """Bucket width in steps: about ``difficulty_buckets`` equal buckets over steps 1..steps
+        (``azr analyze difficulty`` buckets a step s as ``s // every * every``; fewer buckets
+        when they would be narrower than about a step each)."""
+        return max(1, -(-(self.steps + 1) // self.difficulty_buckets))
 
     @property
     def benchmarks(self) -> tuple[str, ...]:

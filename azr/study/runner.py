@@ -196,14 +196,16 @@ def difficulty(cfg: StudyConfig, arm: str, base: str, ckpt: Path) -> dict | None
     """``azr analyze difficulty`` of a self-play arm, trained vs base (None when skipped/failed)."""
     out = Path(cfg.out)
     path = out / arm / "analysis" / "difficulty.json"
+    every = cfg.difficulty_every
     if path.is_file():
         data = json.loads(path.read_text())
-        if str(ckpt) in data.get("settings", {}).get("models", {}).values():
+        settings = data.get("settings", {})
+        if (str(ckpt) in settings.get("models", {}).values() and data.get("bucket_every") == every
+                and settings.get("samples") == cfg.difficulty_samples):
             return data
-        path.unlink()  # made from an older checkpoint of the arm
+        path.unlink()  # made from an older checkpoint of the arm or with other settings
     if cfg.difficulty_questions == 0 or arm not in SELFPLAY_ARMS:
         return None
-    every = max(1, cfg.steps // 4)
     rc = _azr(["analyze", "difficulty", str(out / arm), "--models", str(ckpt), base, "--labels", arm, "base",
                "--questions", str(cfg.difficulty_questions), "--samples", str(cfg.difficulty_samples),
                "--every", str(every), "--seed", str(cfg.seed), "--output", str(path)],
