@@ -252,7 +252,9 @@ def build(cfg: StudyConfig, result: dict, command: str) -> str:
           "Takeaways paraphrased from the study's abstract and summary (Chae et al. 2025, arXiv 2510.27072: "
           "gains at small k bounded by the base at large k; a proposer-driven curriculum of harder questions; "
           "entropy collapse; intermediate update sparsity) and from the questions this project's design "
-          "asks (proposer reward alternatives, frozen proposer); Fig. 7's exact content was not checked here.", "",
+          "asks (proposer reward alternatives, frozen proposer). The Fig. 7 rows are unchecked against the "
+          "figure itself: only the paper's abstract and opening could be read when this report was written, "
+          "so their claimed direction is this project's reading of the abstract, not of the figure.", "",
           *rq_rows(cfg, pooled, trends, sparsity, difficulty), "", RULE, "",
           "## Did the solver learn?", "", *learned_lines(cfg, summaries), "",
           f"## pass@k (%) on held-out generated tasks", "", *passk_lines, "",
